@@ -1,0 +1,1 @@
+"""Shared plumbing for hexcast: settings, database, ORM models, Celery app, logging."""
