@@ -1,4 +1,4 @@
-"""One settings class for every process (API, worker, beat, scripts), read from HEXCAST_* env vars."""
+"""One settings class for every process (API, worker, beat, scripts), from HEXCAST_* vars."""
 
 from functools import lru_cache
 

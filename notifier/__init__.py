@@ -1,1 +1,1 @@
-"""Push delivery: builds messages, sends them through a channel, records outcomes. No HTTP routes."""
+"""Push delivery: builds messages, sends them through a channel, records outcomes."""

@@ -1,0 +1,1 @@
+"""Thin routes, one module per audience: partner agencies, operators, devices."""

@@ -1,0 +1,50 @@
+"""Partner agencies submit and follow their own notices."""
+
+import uuid
+
+from fastapi import APIRouter, Query, status
+
+from alerts import repository, service
+from alerts.deps import CurrentAgency, SessionDep
+from alerts.schemas import NoticeCreate, NoticeOut, NoticePage, error_responses
+
+router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NoticeOut,
+    responses=error_responses(401, 403),
+    summary="Submit a missing-person notice",
+)
+def submit_notice(data: NoticeCreate, session: SessionDep, agency: CurrentAgency) -> NoticeOut:
+    """The notice waits as `pending` until an operator approves it."""
+    return NoticeOut.from_notice(service.submit_notice(session, agency=agency, data=data))
+
+
+@router.get(
+    "/{notice_id}",
+    response_model=NoticeOut,
+    responses=error_responses(401, 403, 404),
+    summary="Read one of the agency's notices",
+)
+def read_notice(notice_id: uuid.UUID, session: SessionDep, agency: CurrentAgency) -> NoticeOut:
+    notice = service.get_agency_notice(session, agency=agency, notice_id=notice_id)
+    return NoticeOut.from_notice(notice)
+
+
+@router.get(
+    "",
+    response_model=NoticePage,
+    responses=error_responses(401, 403),
+    summary="List the agency's notices, newest first",
+)
+def list_notices(
+    session: SessionDep,
+    agency: CurrentAgency,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> NoticePage:
+    items, total = repository.list_notices(session, agency_id=agency.id, limit=limit, offset=offset)
+    return NoticePage(items=[NoticeOut.from_notice(n) for n in items], total=total)

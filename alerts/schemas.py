@@ -1,0 +1,246 @@
+"""Request and response bodies. Requests forbid unknown fields, so a client cannot smuggle
+`status` or `agency_id` into a notice."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+
+from kit.models import DeliveryStatus, Notice, NoticeStatus, Platform, Sex
+
+MIN_RADIUS_KM = 0.1
+MAX_RADIUS_KM = 500.0
+
+Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS 84 degrees")]
+Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS 84 degrees")]
+RadiusKm = Annotated[float, Field(ge=MIN_RADIUS_KM, le=MAX_RADIUS_KM, description="Kilometres")]
+LanguageTag = Annotated[
+    str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["en-GB"])
+]
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_in_future(value: datetime) -> datetime:
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError("must not be in the future")
+    return value
+
+
+PastTime = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Person(Request):
+    name: str = Field(min_length=1, max_length=200)
+    age: int | None = Field(None, ge=0, le=130)
+    sex: Sex
+    description: str = Field(min_length=1, max_length=2000)
+    photo_url: HttpUrl | None = None
+
+
+class LastSeen(Request):
+    lat: Latitude
+    lon: Longitude
+    at: PastTime
+    place: str = Field(min_length=1, max_length=500)
+
+
+_NOTICE_EXAMPLE: dict[str, Any] = {
+    "person": {
+        "name": "Lily Chen",
+        "age": 7,
+        "sex": "female",
+        "description": "Red coat, yellow backpack, 120 cm, black hair in a ponytail.",
+        "photo_url": "https://agency.example/photos/lily.jpg",
+    },
+    "last_seen": {
+        "lat": 51.5007,
+        "lon": -0.1246,
+        "at": "2026-11-23T08:15:00Z",
+        "place": "Westminster Bridge, south end",
+    },
+    "radius_km": 5,
+    "contact": "Metropolitan Police, 101, case 4411/23",
+    "language": "en-GB",
+}
+
+
+class NoticeCreate(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [_NOTICE_EXAMPLE]})
+
+    person: Person
+    last_seen: LastSeen
+    radius_km: RadiusKm
+    contact: str = Field(min_length=1, max_length=500)
+    language: LanguageTag
+
+
+class NoticeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_NOTICE_EXAMPLE,
+                    "id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+                    "status": "pending",
+                    "created_at": "2026-11-23T08:20:00Z",
+                    "decided_at": None,
+                    "decision_reason": None,
+                    "expires_at": None,
+                    "ended_at": None,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    status: NoticeStatus
+    person: Person
+    last_seen: LastSeen
+    radius_km: float
+    contact: str
+    language: str
+    created_at: datetime
+    decided_at: datetime | None
+    decision_reason: str | None
+    expires_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def from_notice(cls, notice: Notice) -> "NoticeOut":
+        return cls(
+            id=notice.id,
+            status=notice.status,
+            person=Person(
+                name=notice.person_name,
+                age=notice.person_age,
+                sex=notice.person_sex,
+                description=notice.person_description,
+                photo_url=notice.photo_url,  # type: ignore[arg-type]
+            ),
+            last_seen=LastSeen.model_construct(
+                lat=notice.last_seen_lat,
+                lon=notice.last_seen_lon,
+                at=notice.last_seen_at,
+                place=notice.last_seen_place,
+            ),
+            radius_km=notice.radius_km,
+            contact=notice.contact,
+            language=notice.language,
+            created_at=notice.created_at,
+            decided_at=notice.decided_at,
+            decision_reason=notice.decision_reason,
+            expires_at=notice.expires_at,
+            ended_at=notice.ended_at,
+        )
+
+
+class NoticePage(BaseModel):
+    items: list[NoticeOut]
+    total: int
+
+
+class Approval(Request):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"radius_km": 3, "lifetime_hours": 24}]}
+    )
+
+    radius_km: RadiusKm | None = Field(None, description="Overrides the agency's radius")
+    lifetime_hours: float | None = Field(None, gt=0, le=720, description="Default 72 h")
+
+
+class Decision(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Duplicate of 4411"}]})
+
+    reason: str | None = Field(None, max_length=500)
+
+
+class DeliveryStats(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "notice_id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+                    "targeted": 1204,
+                    "by_status": {"sent": 1190, "failed": 10, "pending": 4},
+                    "failed_by_reason": {"UNREGISTERED": 10},
+                }
+            ]
+        }
+    )
+
+    notice_id: uuid.UUID
+    targeted: int
+    by_status: dict[DeliveryStatus, int]
+    failed_by_reason: dict[str, int]
+
+
+class AgencyCreate(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Thames Valley Police"}]})
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class AgencyCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    api_key: str = Field(description="Shown once; send it as the X-API-Key header")
+
+
+class DeviceRegistration(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fcm_token": "dGVzdC10b2tlbi0xMjM:APA91b...",
+                    "platform": "android",
+                    "locale": "en-GB",
+                }
+            ]
+        }
+    )
+
+    fcm_token: str = Field(min_length=1, max_length=4096)
+    platform: Platform
+    locale: LanguageTag
+
+
+class DeviceRegistered(BaseModel):
+    device_id: uuid.UUID
+    device_key: str = Field(description="Shown once; send it as the X-Device-Key header")
+
+
+class LocationReport(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"lat": 51.5033, "lon": -0.1196, "accuracy_m": 12, "at": "2026-11-23T08:30:00Z"}
+            ]
+        }
+    )
+
+    lat: Latitude
+    lon: Longitude
+    accuracy_m: float = Field(ge=0, le=100_000)
+    at: PastTime
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    code: str
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the domain errors an endpoint can answer with."""
+    text = {
+        401: "No credential, or an unknown one",
+        403: "A valid credential of another role",
+        404: "No such resource for this caller",
+        409: "Conflicts with the resource's current state",
+    }
+    return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
