@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from geoalchemy2 import Geography
-from sqlalchemy import BigInteger, Boolean, Select, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, Boolean, Float, Select, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from geo.regions import CellRange, Circle
@@ -14,7 +14,10 @@ from kit.models import Device
 
 def point(lat: float, lon: float):  # type: ignore[no-untyped-def]
     """A PostGIS geography point (lon, lat order, SRID 4326)."""
-    return cast(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), Geography)
+    return cast(
+        func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326),
+        Geography(geometry_type="POINT", srid=4326),
+    )
 
 
 def select_recipients(
@@ -25,11 +28,15 @@ def select_recipients(
 
     The distance check runs on the sphere, the same model H3 and the cover use.
     """
-    scan = func.unnest(
-        literal([r.lo for r in ranges], ARRAY(BigInteger)),
-        literal([r.hi for r in ranges], ARRAY(BigInteger)),
-        literal([r.inside for r in ranges], ARRAY(Boolean)),
-    ).table_valued("lo", "hi", "inside", name="cover")
+    scan = (
+        func.unnest(
+            literal([r.lo for r in ranges], ARRAY(BigInteger)),
+            literal([r.hi for r in ranges], ARRAY(BigInteger)),
+            literal([r.inside for r in ranges], ARRAY(Boolean)),
+        )
+        .table_valued("lo", "hi", "inside", name="cover")
+        .render_derived()
+    )
     return (
         select(Device.id, Device.fcm_token, Device.locale)
         .select_from(scan)
@@ -40,7 +47,10 @@ def select_recipients(
             or_(
                 scan.c.inside,
                 func.ST_DWithin(
-                    Device.location, point(circle.lat, circle.lon), circle.radius_m, False
+                    Device.location,
+                    point(circle.lat, circle.lon),
+                    literal(circle.radius_m, Float),
+                    False,
                 ),
             ),
         )

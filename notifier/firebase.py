@@ -2,7 +2,7 @@
 
 import firebase_admin
 import requests.adapters
-from firebase_admin import credentials, messaging
+from firebase_admin import _http_client, credentials, messaging
 
 
 def make_firebase_app(
@@ -13,7 +13,8 @@ def make_firebase_app(
     firebase-admin has no setting for the FCM base URL, so the messaging service's URL is
     re-pointed here when `endpoint` is not Google's; the credential's own `token_uri` decides
     where the OAuth token exchange goes. With real credentials and the default endpoint this
-    is the stock SDK.
+    is the stock SDK; the sandbox gets the same connection pool and retry policy Google's URL
+    gets.
     """
     try:
         return firebase_admin.get_app(name)
@@ -30,6 +31,11 @@ def make_firebase_app(
         service = messaging._get_messaging_service(app)
         service._fcm_url = f"{base}/v1/projects/{project_id}/messages:send"
         service._client.session.mount(
-            base, requests.adapters.HTTPAdapter(pool_connections=100, pool_maxsize=100)
+            base,
+            requests.adapters.HTTPAdapter(
+                pool_connections=100,
+                pool_maxsize=100,
+                max_retries=_http_client.DEFAULT_RETRY_CONFIG,
+            ),
         )
     return app

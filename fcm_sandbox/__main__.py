@@ -1,0 +1,72 @@
+"""`python -m fcm_sandbox`: write dev credentials if needed, then serve the sandbox."""
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from fcm_sandbox.app import DEFAULT_MAX_MESSAGES, create_app
+from fcm_sandbox.credentials import ensure_service_account
+
+log = logging.getLogger("fcm_sandbox")
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m fcm_sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--project", default="hexcast-dev", help="the only project accepted")
+    parser.add_argument(
+        "--credentials-out",
+        type=Path,
+        help="service-account JSON to use, generated (token_uri pointing here) if absent",
+    )
+    parser.add_argument(
+        "--max-messages",
+        type=int,
+        default=DEFAULT_MAX_MESSAGES,
+        help="recorded messages kept in memory; older ones are dropped (counters are not)",
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{host}:{args.port}"
+    if args.credentials_out is not None:
+        ensure_service_account(
+            args.credentials_out, project_id=args.project, token_uri=f"{base}/token"
+        )
+    app = create_app(
+        project_id=args.project,
+        credentials_file=args.credentials_out,
+        max_messages=args.max_messages,
+    )
+    log.info(
+        "FCM sandbox for %s: send %s/v1/projects/%s/messages:send, token %s/token, "
+        "inspect %s/sandbox/, credentials %s",
+        args.project,
+        base,
+        args.project,
+        base,
+        base,
+        args.credentials_out or "(none: assertions decoded unverified)",
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        log_level="info" if args.access_log else "warning",
+    )
+
+
+if __name__ == "__main__":
+    main()

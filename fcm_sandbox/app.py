@@ -1,0 +1,160 @@
+"""The sandbox HTTP app: FCM v1 send, Google's token exchange, and `/sandbox/` inspection.
+
+Plain Starlette routes keep per-request overhead low enough for load tests at thousands of
+sends per second; besides reading the body, the send path only awaits injected latency.
+"""
+
+import asyncio
+import json
+import os
+import time
+from typing import Final
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from fcm_sandbox.credentials import ServiceAccountKey, load_service_account_key
+from fcm_sandbox.errors import FCM_ERRORS, fcm_error_body, oauth_error_body, unauthenticated_body
+from fcm_sandbox.faults import FaultConfig, parse_faults
+from fcm_sandbox.oauth import GOOGLE_TOKEN_URL, GrantError, check_grant
+from fcm_sandbox.state import SandboxState
+from fcm_sandbox.validation import InvalidMessage, parse_send_request
+
+TOKEN_LIFETIME_S: Final = 3600
+DEFAULT_MAX_MESSAGES: Final = 50_000
+
+
+def _fcm_error(
+    code: str,
+    message: str | None = None,
+    *,
+    field: str | None = None,
+    retry_after_s: int | None = None,
+) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return JSONResponse(
+        fcm_error_body(code, message, field=field),
+        status_code=FCM_ERRORS[code].http_status,
+        headers=headers,
+    )
+
+
+class _Handlers:
+    """Route handlers bound to one sandbox's state and known service-account keys."""
+
+    def __init__(self, state: SandboxState, keys: dict[str, ServiceAccountKey]) -> None:
+        self.state = state
+        self.keys = keys
+
+    async def token(self, request: Request) -> Response:
+        form = dict(
+            parse_qsl((await request.body()).decode(errors="replace"), keep_blank_values=True)
+        )
+        audiences = {str(request.url.replace(query=None)), GOOGLE_TOKEN_URL}
+        try:
+            check_grant(form, audiences=audiences, keys=self.keys, now=time.time())
+        except GrantError as exc:
+            self.state.refuse_grant()
+            return JSONResponse(oauth_error_body(exc.error, exc.description), status_code=400)
+        return JSONResponse(
+            {
+                "access_token": self.state.issue_token(TOKEN_LIFETIME_S),
+                "expires_in": TOKEN_LIFETIME_S,
+                "token_type": "Bearer",
+            }
+        )
+
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and self.state.token_valid(token.strip())
+
+    async def send(self, request: Request) -> Response:
+        state = self.state
+        state.count_received()
+        if not self._authorized(request):
+            state.reject("UNAUTHENTICATED")
+            return JSONResponse(unauthenticated_body(), status_code=401)
+        project = request.path_params["project"]
+        if project != state.project_id:
+            state.reject("SENDER_ID_MISMATCH")
+            return _fcm_error(
+                "SENDER_ID_MISMATCH",
+                f"Project {project} does not match the sandbox's project {state.project_id}.",
+            )
+        try:
+            send = parse_send_request(json.loads(await request.body()))
+        except InvalidMessage as exc:
+            state.reject("INVALID_ARGUMENT")
+            return _fcm_error("INVALID_ARGUMENT", exc.description, field=exc.field)
+        except ValueError as exc:
+            state.reject("INVALID_ARGUMENT")
+            return _fcm_error("INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}")
+        fault = state.decide_fault(send.device)
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.error_code is not None:
+            state.reject(fault.error_code)
+            return _fcm_error(fault.error_code, retry_after_s=fault.retry_after_s)
+        return JSONResponse({"name": state.accept(send.message, send.device, send.validate_only)})
+
+    async def list_messages(self, request: Request) -> Response:
+        return JSONResponse(self.state.messages(request.query_params.get("token")))
+
+    async def reset_messages(self, request: Request) -> Response:
+        return JSONResponse({"deleted": self.state.reset()})
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse(self.state.stats())
+
+    async def get_faults(self, request: Request) -> Response:
+        return JSONResponse(self.state.faults.to_json())
+
+    async def put_faults(self, request: Request) -> Response:
+        try:
+            config = parse_faults(json.loads(await request.body()))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        self.state.set_faults(config)
+        return JSONResponse(config.to_json())
+
+    async def reset_faults(self, request: Request) -> Response:
+        self.state.set_faults(FaultConfig())
+        return JSONResponse(self.state.faults.to_json())
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "project": self.state.project_id})
+
+
+def create_app(
+    *,
+    project_id: str,
+    credentials_file: str | os.PathLike[str] | None = None,
+    max_messages: int = DEFAULT_MAX_MESSAGES,
+) -> Starlette:
+    """Build the sandbox for `project_id`.
+
+    Assertions signed by the key in `credentials_file` (if given) are signature-checked; others
+    are decoded unverified, so any service-account file pointed at the sandbox still works.
+    """
+    keys: dict[str, ServiceAccountKey] = {}
+    if credentials_file is not None:
+        key = load_service_account_key(credentials_file)
+        keys[key.key_id] = key
+    handlers = _Handlers(SandboxState(project_id=project_id, max_messages=max_messages), keys)
+    routes: list[BaseRoute] = [
+        Route("/token", handlers.token, methods=["POST"]),
+        Route("/v1/projects/{project}/messages:send", handlers.send, methods=["POST"]),
+        Route("/sandbox/messages", handlers.list_messages, methods=["GET"]),
+        Route("/sandbox/messages", handlers.reset_messages, methods=["DELETE"]),
+        Route("/sandbox/stats", handlers.stats, methods=["GET"]),
+        Route("/sandbox/faults", handlers.get_faults, methods=["GET"]),
+        Route("/sandbox/faults", handlers.put_faults, methods=["PUT"]),
+        Route("/sandbox/faults", handlers.reset_faults, methods=["DELETE"]),
+        Route("/healthz", handlers.healthz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sandbox = handlers.state
+    return app
