@@ -15,10 +15,11 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / ".stack" / "test"
+RUN_DIR = ROOT / ".stack" / os.environ.get("HEXCAST_TEST_DB", "hexcast_test")
 PG_PORT = int(os.environ.get("HEXCAST_PG_PORT", "54329"))
 REDIS_PORT = int(os.environ.get("HEXCAST_REDIS_PORT", "63799"))
-TEST_DB = "hexcast_test"
+TEST_DB = os.environ.get("HEXCAST_TEST_DB", "hexcast_test")
+TEST_REDIS_DB = int(os.environ.get("HEXCAST_TEST_REDIS_DB", "1"))
 OPERATOR_TOKEN = "test-operator-token"
 
 
@@ -35,7 +36,7 @@ CREDENTIALS = RUN_DIR / "fcm-credentials.json"
 os.environ.update(
     HEXCAST_ENVIRONMENT="test",
     HEXCAST_DATABASE_URL=f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{TEST_DB}",
-    HEXCAST_BROKER_URL=f"redis://127.0.0.1:{REDIS_PORT}/1",
+    HEXCAST_BROKER_URL=f"redis://127.0.0.1:{REDIS_PORT}/{TEST_REDIS_DB}",
     HEXCAST_OPERATOR_TOKEN=OPERATOR_TOKEN,
     HEXCAST_FCM_PROJECT_ID="hexcast-test",
     HEXCAST_FCM_ENDPOINT=SANDBOX_URL,

@@ -17,8 +17,9 @@ CENTRE = (48.8566, 2.3522)
 RADIUS_M = 4_000.0
 
 
-def _wait_for_broadcast(api: httpx.Client, operator: dict[str, str], notice_id: str,
-                        expected: int, timeout: float = 120) -> dict:
+def _wait_for_broadcast(
+    api: httpx.Client, operator: dict[str, str], notice_id: str, expected: int, timeout: float = 120
+) -> dict:
     stats: dict = {}
 
     def settled() -> bool:
@@ -31,8 +32,11 @@ def _wait_for_broadcast(api: httpx.Client, operator: dict[str, str], notice_id: 
 
 
 def test_every_device_inside_gets_one_popup_and_none_far_outside(
-    api: httpx.Client, worker: object, sandbox: Sandbox,
-    agency_headers: dict[str, str], operator_headers: dict[str, str],
+    api: httpx.Client,
+    worker: object,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
 ) -> None:
     rng = random.Random(20261123)
     distances: dict[str, float] = {}
@@ -49,12 +53,13 @@ def test_every_device_inside_gets_one_popup_and_none_far_outside(
         distances[token] = distance
     for i in range(30):  # inside, but their last location is older than the 72 h window
         lat, lon, _ = scatter(rng, *CENTRE, RADIUS_M / 2)
-        report_location(api, register_device(api, f"stale-{i}"), lat, lon,
-                        age=timedelta(hours=80))
+        report_location(api, register_device(api, f"stale-{i}"), lat, lon, age=timedelta(hours=80))
 
-    submitted = api.post("/v1/notices", json=notice_body(lat=CENTRE[0], lon=CENTRE[1],
-                                                         radius_km=RADIUS_M / 1000),
-                         headers=agency_headers)
+    submitted = api.post(
+        "/v1/notices",
+        json=notice_body(lat=CENTRE[0], lon=CENTRE[1], radius_km=RADIUS_M / 1000),
+        headers=agency_headers,
+    )
     assert submitted.status_code == 201, submitted.text
     notice = submitted.json()
     assert notice["status"] == "pending"
@@ -78,22 +83,32 @@ def test_every_device_inside_gets_one_popup_and_none_far_outside(
 
 
 def test_message_is_high_priority_expiring_and_collapses_per_notice(
-    api: httpx.Client, worker: object, sandbox: Sandbox,
-    agency_headers: dict[str, str], operator_headers: dict[str, str],
+    api: httpx.Client,
+    worker: object,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
 ) -> None:
     report_location(api, register_device(api, "tok-zh", locale="zh-CN"), *CENTRE)
-    notice = api.post("/v1/notices", json=notice_body(lat=CENTRE[0], lon=CENTRE[1]),
-                      headers=agency_headers).json()
-    api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers,
-             json={"lifetime_hours": 2})
+    notice = api.post(
+        "/v1/notices", json=notice_body(lat=CENTRE[0], lon=CENTRE[1]), headers=agency_headers
+    ).json()
+    api.post(
+        f"/v1/operator/notices/{notice['id']}/approve",
+        headers=operator_headers,
+        json={"lifetime_hours": 2},
+    )
     _wait_for_broadcast(api, operator_headers, notice["id"], 1)
 
     [record] = sandbox.messages()
     message = record["message"]
     assert message["token"] == "tok-zh"
     assert message["notification"]["title"] == "寻人启事：Lily Chen"
-    assert message["data"] == {"type": "missing_person", "notice_id": notice["id"],
-                               "link": f"hexcast://notices/{notice['id']}"}
+    assert message["data"] == {
+        "type": "missing_person",
+        "notice_id": notice["id"],
+        "link": f"hexcast://notices/{notice['id']}",
+    }
     android = message["android"]
     assert android["priority"].lower() == "high"
     assert android["collapse_key"] == notice["id"]
@@ -103,14 +118,21 @@ def test_message_is_high_priority_expiring_and_collapses_per_notice(
 
 
 def test_a_pending_or_rejected_notice_sends_nothing(
-    api: httpx.Client, worker: object, sandbox: Sandbox,
-    agency_headers: dict[str, str], operator_headers: dict[str, str],
+    api: httpx.Client,
+    worker: object,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
 ) -> None:
     report_location(api, register_device(api, "tok-1"), *CENTRE)
-    notice = api.post("/v1/notices", json=notice_body(lat=CENTRE[0], lon=CENTRE[1]),
-                      headers=agency_headers).json()
-    rejected = api.post(f"/v1/operator/notices/{notice['id']}/reject", headers=operator_headers,
-                        json={"reason": "hoax"})
+    notice = api.post(
+        "/v1/notices", json=notice_body(lat=CENTRE[0], lon=CENTRE[1]), headers=agency_headers
+    ).json()
+    rejected = api.post(
+        f"/v1/operator/notices/{notice['id']}/reject",
+        headers=operator_headers,
+        json={"reason": "hoax"},
+    )
     assert rejected.json()["status"] == "rejected"
     again = api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers)
     assert again.status_code == 409
