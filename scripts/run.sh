@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The run command: installs what is missing, starts PostGIS and Redis, migrates, starts the
+# FCM sandbox, the API, a Celery worker and Celery beat, loads demo data, sends a demo
+# notice, prints the URLs, and runs until Ctrl-C. With --smoke it stops after the demo.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+api_port="${HEXCAST_API_PORT:-8000}"
+sandbox_port="${HEXCAST_SANDBOX_PORT:-8765}"
+export HEXCAST_ENVIRONMENT="${HEXCAST_ENVIRONMENT:-development}"
+export HEXCAST_FCM_PROJECT_ID="${HEXCAST_FCM_PROJECT_ID:-hexcast-dev}"
+export HEXCAST_FCM_ENDPOINT="${HEXCAST_FCM_ENDPOINT:-http://127.0.0.1:$sandbox_port}"
+export HEXCAST_FCM_CREDENTIALS_FILE="${HEXCAST_FCM_CREDENTIALS_FILE:-$root/.stack/fcm-credentials.json}"
+export HEXCAST_API_URL="http://127.0.0.1:$api_port"
+logs="$root/.stack/logs"
+
+scripts/bootstrap.sh
+stack_was_stopped=0
+scripts/stack.sh status | grep -q stopped && stack_was_stopped=1
+scripts/stack.sh start
+mkdir -p "$logs"
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo "[run] stopping" >&2
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "$stack_was_stopped" = 1 ] && scripts/stack.sh stop
+}
+trap cleanup EXIT INT TERM
+
+start() {  # name, command...
+  local name=$1; shift
+  "$@" >"$logs/$name.log" 2>&1 &
+  pids+=($!)
+  echo "[run] $name started (log: .stack/logs/$name.log)" >&2
+}
+
+wait_http() {  # url, name
+  for _ in $(seq 100); do
+    .venv/bin/python -c "import httpx, sys; httpx.get(sys.argv[1]).raise_for_status()" "$1" \
+      >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "[run] $2 did not come up; see $logs" >&2
+  exit 1
+}
+
+echo "[run] migrating the database" >&2
+.venv/bin/alembic upgrade head
+
+start fcm-sandbox .venv/bin/python -m fcm_sandbox --port "$sandbox_port" \
+  --project "$HEXCAST_FCM_PROJECT_ID" --credentials-out "$HEXCAST_FCM_CREDENTIALS_FILE"
+wait_http "$HEXCAST_FCM_ENDPOINT/healthz" "the FCM sandbox"
+start api .venv/bin/uvicorn alerts.api:app --host 127.0.0.1 --port "$api_port"
+start worker .venv/bin/celery -A kit.celery:celery_app worker --loglevel INFO --concurrency 2
+start beat .venv/bin/celery -A kit.celery:celery_app beat --loglevel INFO \
+  --schedule "$root/.stack/celerybeat-schedule"
+wait_http "$HEXCAST_API_URL/healthz" "the API"
+
+.venv/bin/python scripts/demo.py
+
+cat <<MSG
+
+hexcast is running.
+  API and OpenAPI docs   $HEXCAST_API_URL/docs
+  FCM sandbox messages   $HEXCAST_FCM_ENDPOINT/sandbox/messages
+  Operator credential    Authorization: Bearer ${HEXCAST_OPERATOR_TOKEN:-dev-operator-token}
+  Logs                   .stack/logs/
+Send another demo notice:  .venv/bin/python scripts/demo.py --devices 0
+Stop with Ctrl-C.
+MSG
+
+[ "${1:-}" = "--smoke" ] && exit 0
+wait

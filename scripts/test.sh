@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, starts the local PostGIS and Redis, runs lint,
+# types and the whole test suite (which starts its own FCM sandbox and Celery worker), and
+# stops the stack again if it started it. Extra arguments go to pytest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+scripts/bootstrap.sh
+if scripts/stack.sh status | grep -q stopped; then
+  trap 'scripts/stack.sh stop' EXIT
+fi
+scripts/stack.sh start
+
+echo "[test] ruff" >&2
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "[test] mypy" >&2
+.venv/bin/mypy
+echo "[test] pytest" >&2
+.venv/bin/pytest "$@"
