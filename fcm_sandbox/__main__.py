@@ -29,6 +29,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_MAX_MESSAGES,
         help="recorded messages kept in memory; older ones are dropped (counters are not)",
     )
+    parser.add_argument(
+        "--public-url",
+        help="base URL clients reach the sandbox at (default http://HOST:PORT); "
+        "the credentials' token_uri points there",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -39,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     host = f"[{args.host}]" if ":" in args.host else args.host
-    base = f"http://{host}:{args.port}"
+    base = (args.public_url or f"http://{host}:{args.port}").rstrip("/")
     if args.credentials_out is not None:
         ensure_service_account(
             args.credentials_out, project_id=args.project, token_uri=f"{base}/token"
