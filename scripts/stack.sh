@@ -13,13 +13,22 @@ redis_port="${HEXCAST_REDIS_PORT:-63799}"
 pg_version=15
 pg_bin="/usr/lib/postgresql/$pg_version/bin"
 pg_data="$state/pg"
+# As root the cluster belongs to the postgres user, which may not reach the checkout (a clone
+# under /root, say); then the cluster lives in a directory named after the checkout instead.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+  mkdir -p "$state"
+  if ! runuser -u postgres -- test -x "$state"; then
+    pg_data="/var/lib/hexcast/$(echo -n "$root" | sha256sum | cut -c1-12)/pg"
+    mkdir -p "$(dirname "$pg_data")"
+  fi
+fi
 redis_dir="$state/redis"
 
 log() { echo "[stack] $*" >&2; }
 
 # PostgreSQL refuses to run as root; the Debian package's postgres user owns the cluster then.
 as_db_user() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 missing_packages() {
