@@ -1,7 +1,12 @@
 """Domain errors carry their HTTP status; one handler renders them. Services never raise
 HTTPException."""
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
@@ -34,7 +39,25 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN and infinity (a body may say `NaN` or `1e400`) as strings: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def install_error_handler(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _render_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler, except that an echoed non-finite input cannot make it fail.
+        return JSONResponse(
+            {"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422
+        )
+
     @app.exception_handler(DomainError)
     async def _render(_: Request, error: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None

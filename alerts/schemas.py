@@ -180,6 +180,41 @@ class DeliveryStats(BaseModel):
     failed_by_reason: dict[str, int]
 
 
+class ReachQuery(Request):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"lat": 51.5007, "lon": -0.1246, "radii_km": [1, 5, 20]}]}
+    )
+
+    lat: Latitude
+    lon: Longitude
+    radii_km: list[RadiusKm] = Field(min_length=1, max_length=20)
+
+
+class Reach(BaseModel):
+    radius_km: float
+    devices: int
+
+
+class ReachPreview(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reach": [
+                        {"radius_km": 1, "devices": 310},
+                        {"radius_km": 5, "devices": 5120},
+                        {"radius_km": 20, "devices": 48210},
+                    ],
+                    "located_since": "2026-11-20T08:30:00Z",
+                }
+            ]
+        }
+    )
+
+    reach: list[Reach]
+    located_since: datetime
+
+
 class AgencyCreate(Request):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Thames Valley Police"}]})
 

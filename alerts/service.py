@@ -20,8 +20,12 @@ from alerts.schemas import (
     DeviceRegistration,
     LocationReport,
     NoticeCreate,
+    Reach,
+    ReachPreview,
+    ReachQuery,
 )
-from geo.regions import device_cell
+from geo.regions import Circle, device_cell
+from geo.selection import count_recipients
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit
@@ -142,6 +146,23 @@ def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
         targeted=sum(by_status.values()),
         by_status=by_status,
         failed_by_reason=failed,
+    )
+
+
+def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
+    """Devices each radius would reach now, counted as a broadcast would select them."""
+    since = datetime.now(UTC) - timedelta(hours=get_settings().location_freshness_hours)
+    return ReachPreview(
+        reach=[
+            Reach(
+                radius_km=radius,
+                devices=count_recipients(
+                    session, Circle(query.lat, query.lon, radius * 1000.0), fresh_since=since
+                ),
+            )
+            for radius in query.radii_km
+        ],
+        located_since=since,
     )
 
 

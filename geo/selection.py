@@ -7,8 +7,9 @@ from datetime import datetime
 from geoalchemy2 import Geography
 from sqlalchemy import BigInteger, Boolean, Float, Select, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
 
-from geo.regions import CellRange, Circle
+from geo.regions import CellRange, Circle, cover_circle
 from kit.models import Device
 
 
@@ -55,3 +56,9 @@ def select_recipients(
             ),
         )
     )
+
+
+def count_recipients(session: Session, circle: Circle, *, fresh_since: datetime) -> int:
+    """How many devices a broadcast to `circle` would reach now, without sending."""
+    recipients = select_recipients(circle, cover_circle(circle), fresh_since=fresh_since)
+    return session.scalar(select(func.count()).select_from(recipients.subquery())) or 0

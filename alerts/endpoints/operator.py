@@ -14,6 +14,8 @@ from alerts.schemas import (
     DeliveryStats,
     NoticeOut,
     NoticePage,
+    ReachPreview,
+    ReachQuery,
     error_responses,
 )
 from kit.models import NoticeStatus
@@ -100,3 +102,13 @@ def cancel_notice(
 )
 def delivery_stats(notice_id: uuid.UUID, session: SessionDep) -> DeliveryStats:
     return service.delivery_stats(session, notice_id=notice_id)
+
+
+@router.post(
+    "/reach",
+    response_model=ReachPreview,
+    responses=error_responses(401, 403),
+    summary="Preview how many devices each radius would reach, without sending",
+)
+def reach_preview(query: ReachQuery, session: SessionDep) -> ReachPreview:
+    return service.reach_preview(session, query=query)
