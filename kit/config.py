@@ -26,8 +26,6 @@ class Settings(BaseSettings):
         description="Base URL of the FCM HTTP v1 API; the sandbox's URL in dev and tests.",
     )
 
-    min_radius_km: float = 0.1
-    max_radius_km: float = 500.0
     location_freshness_hours: float = 72.0
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Messages per send_each call.")
