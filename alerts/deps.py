@@ -34,9 +34,16 @@ def get_session() -> Iterator[Session]:
 # "function" scope: commit before the response is sent, so a 2xx means the data is stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
-_agency_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Agency API key")
-_operator_bearer = HTTPBearer(auto_error=False, description="Operator credential")
-_device_key = APIKeyHeader(name="X-Device-Key", auto_error=False, description="Device key")
+# Named schemes: unnamed, both API key headers would be "APIKeyHeader" in the OpenAPI document.
+_agency_key = APIKeyHeader(
+    name="X-API-Key", scheme_name="AgencyKey", auto_error=False, description="Agency API key"
+)
+_operator_bearer = HTTPBearer(
+    scheme_name="OperatorToken", auto_error=False, description="Operator credential"
+)
+_device_key = APIKeyHeader(
+    name="X-Device-Key", scheme_name="DeviceKey", auto_error=False, description="Device key"
+)
 
 
 class Role(enum.StrEnum):

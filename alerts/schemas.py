@@ -5,7 +5,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+)
 
 from kit.models import DeliveryStatus, Notice, NoticeStatus, Platform, Sex
 
@@ -20,19 +28,41 @@ LanguageTag = Annotated[
 ]
 
 CLOCK_SKEW = timedelta(minutes=5)
+# Before year 1 in UTC (0001-01-01T00:00+14:00) PostgreSQL stores a BC time Python cannot load.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+# A unique B-tree index entry holds at most 2704 bytes (devices.fcm_token is one).
+MAX_FCM_TOKEN_BYTES = 2048
+# PostgreSQL's LIMIT/OFFSET are bigints.
+MAX_OFFSET = 2**63 - 1
 
 
 def _not_in_future(value: datetime) -> datetime:
     if value > datetime.now(UTC) + CLOCK_SKEW:
         raise ValueError("must not be in the future")
+    if value < EARLIEST_TIME:
+        raise ValueError("must not be before 1900")
     return value
 
 
 PastTime = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
 
 
+def _fits_token_index(token: str) -> str:
+    if len(token.encode()) > MAX_FCM_TOKEN_BYTES:
+        raise ValueError(f"must be at most {MAX_FCM_TOKEN_BYTES} bytes")
+    return token
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """PostgreSQL text cannot hold NUL characters."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class Person(Request):
@@ -240,7 +270,7 @@ class DeviceRegistration(Request):
         }
     )
 
-    fcm_token: str = Field(min_length=1, max_length=4096)
+    fcm_token: Annotated[str, AfterValidator(_fits_token_index)] = Field(min_length=1)
     platform: Platform
     locale: LanguageTag
 

@@ -33,17 +33,26 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _run_on(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        include_object=_include_object,
+        process_revision_directives=alembic_helpers.writer,
+        render_item=alembic_helpers.render_item,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
+    # A caller (tests, scripts) may lend its own connection, e.g. to another database.
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run_on(connection)
+        return
     with get_engine().connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=Base.metadata,
-            include_object=_include_object,
-            process_revision_directives=alembic_helpers.writer,
-            render_item=alembic_helpers.render_item,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_on(connection)
 
 
 if context.is_offline_mode():

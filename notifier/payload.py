@@ -1,7 +1,7 @@
 """Pure building of the pop-up text and push payload for a notice."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from notifier.channel import Push
 
@@ -21,7 +21,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{who}. Vu(e) pour la dernière fois à {place}, {time}. {description}",
     ),
 }
-_AGE: dict[str, str] = {"en": "{age} years", "zh": "{age}岁", "es": "{age} años", "fr": "{age} ans"}
+_AGE: dict[str, str] = {
+    "en": ", {age} years",
+    "zh": "，{age}岁",
+    "es": ", {age} años",
+    "fr": ", {age} ans",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +54,12 @@ def render(text: NoticeText, locale: str) -> tuple[str, str]:
     title, body = _TEXTS[lang]
     who = text.person_name
     if text.person_age is not None:
-        who = f"{who}, {_AGE[lang].format(age=text.person_age)}"
+        who += _AGE[lang].format(age=text.person_age)
     rendered = body.format(
         who=who,
         place=text.last_seen_place,
-        time=text.last_seen_at.strftime("%Y-%m-%d %H:%M UTC"),
+        # Loaded from PostgreSQL, the time is in the session's time zone, not always UTC.
+        time=text.last_seen_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         description=text.description,
     )
     if len(rendered) > MAX_BODY_CHARS:

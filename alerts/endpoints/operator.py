@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Query, status
 from alerts import repository, service
 from alerts.deps import OperatorOnly, SessionDep
 from alerts.schemas import (
+    MAX_OFFSET,
     AgencyCreate,
     AgencyCreated,
     Approval,
@@ -46,7 +47,7 @@ def list_notices(
     session: SessionDep,
     status_filter: NoticeStatus | None = Query(None, alias="status"),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> NoticePage:
     items, total = repository.list_notices(
         session, status=status_filter, limit=limit, offset=offset

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from alerts import repository, service
 from alerts.deps import CurrentAgency, SessionDep
-from alerts.schemas import NoticeCreate, NoticeOut, NoticePage, error_responses
+from alerts.schemas import MAX_OFFSET, NoticeCreate, NoticeOut, NoticePage, error_responses
 
 router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
 
@@ -44,7 +44,7 @@ def list_notices(
     session: SessionDep,
     agency: CurrentAgency,
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> NoticePage:
     items, total = repository.list_notices(session, agency_id=agency.id, limit=limit, offset=offset)
     return NoticePage(items=[NoticeOut.from_notice(n) for n in items], total=total)

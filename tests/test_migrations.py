@@ -1,0 +1,157 @@
+"""The migrations build exactly the schema the models describe, and can be undone and redone.
+
+Downgrading runs on a throwaway database, so the session's test database stays intact."""
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from geoalchemy2 import alembic_helpers
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    inspect,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+
+from kit.db import get_engine
+from kit.models import Base
+from tests.conftest import PG_PORT, ROOT, TEST_DB, _admin_connection
+
+HEXCAST_TABLES = {"agencies", "notices", "devices", "deliveries"}
+
+
+def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    """migrations/env.py's filter: skip PostGIS's own tables, let GeoAlchemy2 handle the rest."""
+    if type_ == "table" and reflected and compare_to is None:
+        return False
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
+
+
+def _differences(connection: Connection, metadata: MetaData = Base.metadata) -> list[Any]:
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "include_object": _include_object,
+            "compare_type": True,
+            "compare_server_default": True,
+        },
+    )
+    return list(compare_metadata(context, metadata))
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _head() -> str | None:
+    return ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head()
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+@pytest.fixture
+def scratch_engine() -> Iterator[Engine]:
+    """An empty database of its own, dropped afterwards."""
+    name = f"{TEST_DB}_mig"
+    with _admin_connection() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    engine = create_engine(f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{name}")
+    yield engine
+    engine.dispose()
+    with _admin_connection() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_the_migrated_database_matches_the_models(database: str) -> None:
+    with get_engine().connect() as connection:
+        assert _revision(connection) == _head()
+        assert _differences(connection) == []
+
+
+def test_the_comparison_covers_every_hexcast_table(database: str) -> None:
+    """Guards the check above: a column the database lacks is found in each table."""
+    canaries = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(canaries).append_column(Column("canary", Integer))
+    with get_engine().connect() as connection:
+        found = {(diff[0], diff[2], diff[3].name) for diff in _differences(connection, canaries)}
+    assert found == {("add_column", table, "canary") for table in HEXCAST_TABLES}
+
+
+def test_downgrade_to_base_and_upgrade_to_head_again(scratch_engine: Engine) -> None:
+    with scratch_engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+    with scratch_engine.connect() as connection:
+        assert _revision(connection) == _head()
+        assert _differences(connection) == []
+
+    with scratch_engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "base")
+    with scratch_engine.connect() as connection:
+        assert _revision(connection) is None
+        assert HEXCAST_TABLES.isdisjoint(inspect(connection).get_table_names())
+
+    with scratch_engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+    with scratch_engine.connect() as connection:
+        assert _revision(connection) == _head()
+        assert _differences(connection) == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("status", "approved"), ("person_sex", "robot")],
+)
+def test_the_database_itself_rejects_values_outside_the_enums(
+    scratch_engine: Engine, column: str, value: str
+) -> None:
+    """Enum columns are strings with CHECK constraints, which autogenerate does not compare."""
+    with scratch_engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+    agency_id = uuid.uuid4()
+    row = {
+        "id": uuid.uuid4(),
+        "agency_id": agency_id,
+        "status": "pending",
+        "person_name": "Lily",
+        "person_sex": "female",
+        "person_description": "Red coat.",
+        "last_seen_lat": 51.5,
+        "last_seen_lon": -0.12,
+        "last_seen_at": "2026-11-23T08:00:00Z",
+        "last_seen_place": "Westminster",
+        "radius_km": 5,
+        "contact": "101",
+        "language": "en",
+        column: value,
+    }
+    with scratch_engine.connect() as connection:
+        connection.execute(
+            text("INSERT INTO agencies (id, name, api_key_hash) VALUES (:id, 'A', 'h')"),
+            {"id": agency_id},
+        )
+        with pytest.raises(IntegrityError, match="check constraint"):
+            connection.execute(
+                text(
+                    f"INSERT INTO notices ({', '.join(row)}) "
+                    f"VALUES ({', '.join(':' + key for key in row)})"
+                ),
+                row,
+            )

@@ -1,0 +1,115 @@
+"""The interactive docs and the OpenAPI document: every route is described, with a summary,
+and every request body comes with an example that the API itself accepts."""
+
+import importlib
+import pkgutil
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+import alerts.endpoints
+import alerts.schemas
+from alerts.api import create_app
+
+# What clients are built against; adding routes is fine, losing one of these is not.
+PUBLIC_ROUTES = {
+    ("POST", "/v1/notices"),
+    ("GET", "/v1/notices"),
+    ("GET", "/v1/notices/{notice_id}"),
+    ("POST", "/v1/operator/agencies"),
+    ("GET", "/v1/operator/notices"),
+    ("POST", "/v1/operator/notices/{notice_id}/approve"),
+    ("POST", "/v1/operator/notices/{notice_id}/reject"),
+    ("POST", "/v1/operator/notices/{notice_id}/cancel"),
+    ("GET", "/v1/operator/notices/{notice_id}/deliveries"),
+    ("POST", "/v1/devices"),
+    ("PUT", "/v1/devices/me/location"),
+    ("GET", "/healthz"),
+}
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def _body_schema_names(operation: dict[str, Any]) -> list[str]:
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    refs = [schema.get("$ref")] + [option.get("$ref") for option in schema.get("anyOf", [])]
+    return [ref.rsplit("/", 1)[-1] for ref in refs if ref]
+
+
+def _served_routes() -> set[tuple[str, str]]:
+    """The app's own routes and those of every router module under alerts/endpoints."""
+    routes = list(create_app().routes)
+    for module in pkgutil.iter_modules(alerts.endpoints.__path__):
+        router = importlib.import_module(f"alerts.endpoints.{module.name}").router
+        assert isinstance(router, APIRouter)
+        routes += router.routes
+    return {
+        (method, route.path)
+        for route in routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+
+
+def test_the_docs_page_is_served(api: httpx.Client) -> None:
+    response = api.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "swagger-ui" in response.text
+    assert "/openapi.json" in response.text
+
+
+def test_the_openapi_document_lists_every_route(api: httpx.Client) -> None:
+    response = api.get("/openapi.json")
+    assert response.status_code == 200
+    documented = {(method, path) for method, path, _ in _operations(response.json())}
+    assert documented == _served_routes()
+    assert documented >= PUBLIC_ROUTES
+
+
+def test_every_operation_has_a_summary(spec: dict[str, Any]) -> None:
+    missing = [
+        f"{method} {path}" for method, path, op in _operations(spec) if not op.get("summary")
+    ]
+    assert missing == []
+
+
+def test_every_request_body_has_an_example_the_api_accepts(spec: dict[str, Any]) -> None:
+    bodies = {
+        name
+        for method, _, operation in _operations(spec)
+        if method in ("POST", "PUT") and "requestBody" in operation
+        for name in _body_schema_names(operation)
+    }
+    assert {"NoticeCreate", "AgencyCreate", "DeviceRegistration", "LocationReport"} <= bodies
+    for name in sorted(bodies):
+        examples = spec["components"]["schemas"][name].get("examples")
+        assert examples, f"{name} has no example"
+        model = getattr(alerts.schemas, name)
+        assert issubclass(model, BaseModel)
+        for example in examples:
+            model.model_validate(example)  # raises if the documented example is rejected
+
+
+def test_each_audience_has_its_credential_scheme(spec: dict[str, Any]) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    assert sorted((s["type"], s.get("name") or s["scheme"]) for s in schemes.values()) == [
+        ("apiKey", "X-API-Key"),
+        ("apiKey", "X-Device-Key"),
+        ("http", "bearer"),
+    ]

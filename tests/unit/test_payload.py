@@ -1,0 +1,147 @@
+"""The pop-up a device shows: its language, its text, and a payload that expires with the
+notice and replaces earlier pop-ups of the same notice."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from notifier.payload import MAX_BODY_CHARS, NoticeText, build_push, language_of, render
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+NOTICE_ID = "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f"
+TEXT = NoticeText(
+    notice_id=NOTICE_ID,
+    person_name="Lily Chen",
+    person_age=7,
+    description="Red coat, yellow backpack.",
+    last_seen_place="Westminster Bridge",
+    last_seen_at=datetime(2026, 11, 23, 8, 15, tzinfo=UTC),
+    photo_url="https://agency.example/photos/lily.jpg",
+    expires_at=NOW + timedelta(hours=72),
+)
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [
+        ("en-GB", "en"),
+        ("zh-CN", "zh"),
+        ("zh_TW", "zh"),
+        ("es-MX", "es"),
+        ("ES", "es"),
+        ("fr-CA", "fr"),
+        ("de-DE", "en"),
+        ("pt", "en"),
+        ("", "en"),
+    ],
+)
+def test_the_locales_language_picks_the_text_and_unknown_ones_get_english(
+    locale: str, language: str
+) -> None:
+    assert language_of(locale) == language
+
+
+@pytest.mark.parametrize(
+    ("locale", "title", "body"),
+    [
+        (
+            "en-US",
+            "Missing person: Lily Chen",
+            "Lily Chen, 7 years. Last seen Westminster Bridge, 2026-11-23 08:15 UTC. "
+            "Red coat, yellow backpack.",
+        ),
+        (
+            "zh-CN",
+            "寻人启事：Lily Chen",
+            "Lily Chen，7岁。最后出现于Westminster Bridge，2026-11-23 08:15 UTC。"
+            "Red coat, yellow backpack.",
+        ),
+        (
+            "es-ES",
+            "Persona desaparecida: Lily Chen",
+            "Lily Chen, 7 años. Visto por última vez en Westminster Bridge, "
+            "2026-11-23 08:15 UTC. Red coat, yellow backpack.",
+        ),
+        (
+            "fr-FR",
+            "Personne disparue : Lily Chen",
+            "Lily Chen, 7 ans. Vu(e) pour la dernière fois à Westminster Bridge, "
+            "2026-11-23 08:15 UTC. Red coat, yellow backpack.",
+        ),
+        (
+            "ja-JP",
+            "Missing person: Lily Chen",
+            "Lily Chen, 7 years. Last seen Westminster Bridge, 2026-11-23 08:15 UTC. "
+            "Red coat, yellow backpack.",
+        ),
+    ],
+)
+def test_the_pop_up_is_written_in_the_devices_language(locale: str, title: str, body: str) -> None:
+    assert render(TEXT, locale) == (title, body)
+
+
+def test_a_person_of_unknown_age_is_named_without_one() -> None:
+    title, body = render(replace(TEXT, person_age=None), "en")
+    assert title == "Missing person: Lily Chen"
+    assert body.startswith("Lily Chen. Last seen Westminster Bridge")
+    assert "years" not in body
+
+
+def test_the_last_seen_time_is_shown_in_utc_whatever_zone_it_was_loaded_in() -> None:
+    """PostgreSQL returns a timestamptz in the session's time zone, which need not be UTC."""
+    new_york = TEXT.last_seen_at.astimezone(ZoneInfo("America/New_York"))
+    _, body = render(replace(TEXT, last_seen_at=new_york), "en")
+    assert "Last seen Westminster Bridge, 2026-11-23 08:15 UTC." in body
+
+
+def test_a_long_description_is_cut_to_the_body_limit_with_an_ellipsis() -> None:
+    _, body = render(replace(TEXT, description="x" * 5000), "en")
+    assert len(body) == MAX_BODY_CHARS
+    assert body.endswith("x…")
+    assert body.startswith("Lily Chen, 7 years. Last seen Westminster Bridge")
+
+
+def test_a_body_that_fits_is_not_cut() -> None:
+    _, short = render(replace(TEXT, description=""), "en")
+    exact = "x" * (MAX_BODY_CHARS - len(short))
+    _, body = render(replace(TEXT, description=exact), "en")
+    assert len(body) == MAX_BODY_CHARS
+    assert body.endswith("x") and "…" not in body
+
+
+def test_the_push_carries_the_notice_link_and_collapses_per_notice() -> None:
+    push = build_push(TEXT, token="tok-1", locale="fr-FR", now=NOW)
+    assert push.token == "tok-1"
+    assert (push.title, push.body) == render(TEXT, "fr-FR")
+    assert dict(push.data) == {
+        "type": "missing_person",
+        "notice_id": NOTICE_ID,
+        "link": f"hexcast://notices/{NOTICE_ID}",
+    }
+    assert all(isinstance(v, str) for v in push.data.values()), "FCM data values are strings"
+    assert push.collapse_key == NOTICE_ID
+    assert push.image_url == "https://agency.example/photos/lily.jpg"
+
+
+def test_a_notice_without_a_photo_has_no_image() -> None:
+    push = build_push(replace(TEXT, photo_url=None), token="t", locale="en", now=NOW)
+    assert push.image_url is None
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "ttl"),
+    [
+        (timedelta(hours=72), 72 * 3600),
+        (timedelta(seconds=90.9), 90),
+        (timedelta(0), 0),
+        (timedelta(seconds=-1), 0),
+        (timedelta(days=-3), 0),
+    ],
+)
+def test_the_push_lives_until_the_notice_expires_and_never_negatively(
+    expires_in: timedelta, ttl: int
+) -> None:
+    push = build_push(replace(TEXT, expires_at=NOW + expires_in), token="t", locale="en", now=NOW)
+    assert push.ttl_seconds == ttl
