@@ -171,6 +171,8 @@ class NoticeOut(BaseModel):
 
 
 class NoticePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [], "total": 0}]})
+
     items: list[NoticeOut]
     total: int
 
@@ -252,6 +254,18 @@ class AgencyCreate(Request):
 
 
 class AgencyCreated(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b7d3f7e-9c1a-4d2e-8f60-5a4b3c2d1e0f",
+                    "name": "Thames Valley Police",
+                    "api_key": "hxa_3q2-7wZ…",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     name: str
     api_key: str = Field(description="Shown once; send it as the X-API-Key header")
@@ -276,6 +290,14 @@ class DeviceRegistration(Request):
 
 
 class DeviceRegistered(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"device_id": "9d8c7b6a-5f4e-4d3c-9b2a-1f0e9d8c7b6a", "device_key": "hxd_Jk4…"}
+            ]
+        }
+    )
+
     device_id: uuid.UUID
     device_key: str = Field(description="Shown once; send it as the X-Device-Key header")
 
