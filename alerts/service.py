@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from geoalchemy2 import WKTElement
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts import repository
@@ -38,12 +39,16 @@ BROADCAST_TASK = "notifier.broadcast"
 
 def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]:
     """A new agency and its API key, which is returned here and never again."""
+    taken = Conflict(f"an agency named {data.name!r} exists")
     if repository.agency_name_taken(session, data.name):
-        raise Conflict(f"an agency named {data.name!r} exists")
+        raise taken
     api_key, key_hash = new_secret("hxa")
     agency = Agency(id=uuid.uuid4(), name=data.name, api_key_hash=key_hash)
-    session.add(agency)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent create of the same name loses here
+            session.add(agency)
+    except IntegrityError:
+        raise taken from None
     log.info("alerts.agency.created agency=%s", agency.id)
     return agency, api_key
 

@@ -2,6 +2,7 @@
 what the database keeps."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -493,3 +494,17 @@ def test_cancelling_an_active_notice_stops_the_sends_not_yet_made(
     assert sent <= 500, "at most the batch in flight is sent"
     assert stats["failed_by_reason"] == {"NOTICE_ENDED": devices - sent}
     assert len(sandbox.messages()) == sent
+
+
+def test_concurrent_creates_of_one_agency_name_give_one_agency_and_409s(
+    api: httpx.Client, operator_headers: dict[str, str]
+) -> None:
+    def create(_: int) -> int:
+        return api.post(
+            "/v1/operator/agencies", json={"name": "Racing Rescue"}, headers=operator_headers
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(create, range(8)))
+
+    assert codes == [201] + [409] * 7
