@@ -121,7 +121,14 @@ class Device(Base):
 
     __tablename__ = "devices"
     __table_args__ = (
-        Index("ix_devices_h3_cell", "h3_cell", postgresql_where=text("active")),
+        # Covering every column selection reads: recipients are selected and counted from
+        # the index alone, in cell order, without a heap visit per device.
+        Index(
+            "ix_devices_h3_cell",
+            "h3_cell",
+            postgresql_include=["located_at", "location", "id", "fcm_token", "locale"],
+            postgresql_where=text("active"),
+        ),
         Index("ix_devices_location", "location", postgresql_using="gist"),
     )
 
