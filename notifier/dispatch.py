@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from geo.regions import CellRange
 
-RANGES_PER_CHUNK = 64
+RANGES_PER_CHUNK = 8
 
 
 def split_ranges(
