@@ -1,0 +1,313 @@
+"""`python -m bench.selection`: hexcast's recipient selection against the naive PostGIS query.
+
+For each radius around a big city it times, as the median of `--runs` runs:
+- hexcast: cover_circle + select_recipients, every (id, token, locale) streamed to Python;
+- naive: one ST_DWithin (spheroid) over the GiST index, streamed the same way;
+- the reach preview: count_recipients;
+and checks hexcast's recipients against a brute-force great-circle selection in numpy.
+
+It works in its own database, hexcast_bench, dropped afterwards unless `--keep` is given; a
+kept database that already holds exactly N bench devices is reused instead of reloaded.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from sqlalchemy import ClauseElement, Engine, text
+from sqlalchemy.orm import Session
+
+from bench import population
+from geo.regions import Circle, cover_circle
+from geo.selection import count_recipients, select_recipients
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+BENCH_DB = "hexcast_bench"
+PG_PORT = int(os.environ.get("HEXCAST_PG_PORT", "54329"))
+LIBPQ_URL = f"postgresql://hexcast@127.0.0.1:{PG_PORT}"
+STREAM_BATCH = 10_000
+SEED = 20_261_123
+
+NAIVE = text(
+    "SELECT id, fcm_token, locale FROM devices WHERE active AND located_at >= :since "
+    "AND ST_DWithin(location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    radius_km: float
+    recipients: int
+    hexcast_ms: float
+    naive_ms: float
+    ratio: float
+    recall: float
+    overshoot_m: float
+    preview_ms: float
+    cover_ms: float
+    ranges: int
+    naive_recipients: int
+
+
+COLUMNS = (
+    ("radius km", "radius_km", "{:g}"),
+    ("recipients", "recipients", "{:,}"),
+    ("hexcast ms", "hexcast_ms", "{:.1f}"),
+    ("naive ms", "naive_ms", "{:.1f}"),
+    ("naive/hexcast", "ratio", "{:.2f}"),
+    ("recall", "recall", "{:.4%}"),
+    ("worst overshoot m", "overshoot_m", "{:.1f}"),
+    ("preview ms", "preview_ms", "{:.1f}"),
+    ("cover ms", "cover_ms", "{:.1f}"),
+    ("ranges", "ranges", "{:,}"),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse(argv)
+    # Before anything reads hexcast's settings (they are cached): alembic, the engine and the
+    # sessions all work on the bench database, never on a real one.
+    os.environ["HEXCAST_DATABASE_URL"] = (
+        f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{BENCH_DB}"
+    )
+    from kit.config import get_settings
+    from kit.db import get_engine
+
+    _create_database()
+    _migrate()
+    engine = get_engine()
+    assert engine.url.database == BENCH_DB
+    dsn = f"{LIBPQ_URL}/{BENCH_DB}"
+    now = datetime.now(UTC)
+    total, bench = population.bench_device_count(dsn)
+    reused = total == bench == args.devices
+    load_s = None
+    if reused:
+        _log(f"reusing the {total:,} devices already loaded")
+    else:
+        load_s = round(population.load(dsn, args.devices, seed=args.seed, now=now), 1)
+    since = now - timedelta(hours=get_settings().location_freshness_hours)
+    fresh = population.fetch_fresh(dsn, since)
+    lat, lon = args.centre or _largest_city()
+    distances = population.haversine_m(lat, lon, fresh.lat, fresh.lon)
+    rows = [
+        _measure(engine, fresh, distances, Circle(lat, lon, km * 1000.0), since, args.runs)
+        for km in args.radii
+    ]
+    context = {
+        "devices": args.devices,
+        "fresh_devices": len(fresh.ids),
+        "centre": [lat, lon],
+        "runs": args.runs,
+        "reused_load": reused,
+        "load_s": load_s,
+        "postgres": _server_version(dsn),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "at": now.isoformat(timespec="seconds"),
+    }
+    engine.dispose()
+    if not args.keep:
+        _drop_database()
+    print(_table(rows))
+    path = _write(rows, context, now)
+    _log(f"wrote {path.relative_to(ROOT)}")
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows]))
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.selection", description=__doc__)
+    parser.add_argument("--devices", type=int, required=True, help="synthetic devices to load")
+    parser.add_argument(
+        "--radii", type=_floats, default=[1.0, 10.0, 50.0, 200.0, 500.0], help="km, e.g. 1,10,50"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per radius (median)")
+    parser.add_argument(
+        "--centre", type=_floats, help="lat,lon; default: the most populous city in the data"
+    )
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON, last")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep hexcast_bench (and its devices) for reuse"
+    )
+    return parser.parse_args(argv)
+
+
+def _floats(value: str) -> list[float]:
+    return [float(v) for v in value.split(",")]
+
+
+def _largest_city() -> tuple[float, float]:
+    city = population.cities()[0]
+    _log(f"centre: {city.name} ({city.lat}, {city.lon})")
+    return city.lat, city.lon
+
+
+def _measure(
+    engine: Engine,
+    fresh: population.Fresh,
+    distances: np.ndarray,
+    circle: Circle,
+    since: datetime,
+    runs: int,
+) -> Row:
+    """Check hexcast's selection once against the truth, then time each path `runs` times,
+    interleaved so that load from elsewhere on the machine hits them alike."""
+    ranges = cover_circle(circle)
+    selected = np.array(
+        [i.bytes for i in _drain(engine, select_recipients(circle, ranges, fresh_since=since))],
+        dtype=fresh.ids.dtype,
+    )
+    chosen = np.isin(fresh.ids, selected)
+    assert chosen.sum() == len(selected), "hexcast selected a device that is not fresh"
+    truth = distances <= circle.radius_m
+    overshoot = distances[chosen & ~truth] - circle.radius_m
+    naive_params = {
+        "since": since,
+        "lat": circle.lat,
+        "lon": circle.lon,
+        "radius": circle.radius_m,
+    }
+    cover_ms: list[float] = []
+    hexcast_ms: list[float] = []
+    naive_ms: list[float] = []
+    preview_ms: list[float] = []
+    naive: list[uuid.UUID] = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run_ranges = cover_circle(circle)
+        cover_ms.append(_ms_since(started))
+        _drain(engine, select_recipients(circle, run_ranges, fresh_since=since))
+        hexcast_ms.append(_ms_since(started))
+        started = time.perf_counter()
+        naive = _drain(engine, NAIVE, naive_params)
+        naive_ms.append(_ms_since(started))
+        with Session(engine) as session:
+            started = time.perf_counter()
+            count = count_recipients(session, circle, fresh_since=since)
+            preview_ms.append(_ms_since(started))
+        assert count == len(selected), "the preview disagrees with the selection"
+    row = Row(
+        radius_km=circle.radius_m / 1000.0,
+        recipients=len(selected),
+        hexcast_ms=statistics.median(hexcast_ms),
+        naive_ms=statistics.median(naive_ms),
+        ratio=statistics.median(naive_ms) / statistics.median(hexcast_ms),
+        recall=float((chosen & truth).sum() / truth.sum()) if truth.any() else 1.0,
+        overshoot_m=float(overshoot.max()) if overshoot.size else 0.0,
+        preview_ms=statistics.median(preview_ms),
+        cover_ms=statistics.median(cover_ms),
+        ranges=len(ranges),
+        naive_recipients=len(naive),
+    )
+    _log(
+        f"{row.radius_km:g} km: {row.recipients:,} recipients, hexcast {row.hexcast_ms:.1f} ms, "
+        f"naive {row.naive_ms:.1f} ms, preview {row.preview_ms:.1f} ms"
+    )
+    return row
+
+
+def _drain(
+    engine: Engine, statement: ClauseElement, params: dict[str, Any] | None = None
+) -> list[Any]:
+    """Stream every row to Python (psycopg's chunked streaming, no server-side cursor, so the
+    naive query keeps its parallel plan) and return the first column, the device ids.
+
+    psycopg directly rather than SQLAlchemy rows: per-row ORM overhead would be the same for
+    both queries and only blur the comparison of what the database does."""
+    compiled = statement.compile(dialect=engine.dialect)
+    connection = engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        with driver.cursor() as cursor:
+            rows = cursor.stream(
+                str(compiled), {**compiled.params, **(params or {})}, size=STREAM_BATCH
+            )
+            ids = [row[0] for row in rows]
+        driver.rollback()
+        return ids
+    finally:
+        connection.close()
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _table(rows: Sequence[Row]) -> str:
+    """A markdown table of the rows."""
+    values = [asdict(r) for r in rows]
+    lines = [
+        "| " + " | ".join(title for title, _, _ in COLUMNS) + " |",
+        "|" + "|".join("---:" for _ in COLUMNS) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(fmt.format(v[key]) for _, key, fmt in COLUMNS) + " |" for v in values
+    ]
+    return "\n".join(lines)
+
+
+def _write(rows: Sequence[Row], context: dict[str, Any], now: datetime) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"selection-{context['devices']}-{now:%Y%m%dT%H%M%SZ}.md"
+    path.write_text(
+        f"# Selection benchmark, {context['devices']:,} devices\n\n"
+        f"Median of {context['runs']} runs; centre {context['centre']}; "
+        f"{context['fresh_devices']:,} fresh devices; `python -m bench.selection "
+        f"{' '.join(sys.argv[1:])}`.\n\n"
+        f"{_table(rows)}\n\n"
+        "```json\n"
+        + json.dumps({"context": context, "rows": [asdict(r) for r in rows]}, indent=2)
+        + "\n```\n"
+    )
+    return path
+
+
+def _create_database() -> None:
+    with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+            return
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def _drop_database() -> None:
+    with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    _log(f"dropped {BENCH_DB} (use --keep to reuse its devices next time)")
+
+
+def _migrate() -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
+
+
+def _server_version(dsn: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT version(), postgis_lib_version()").fetchone()
+    assert row is not None
+    return f"{row[0].split(' on ')[0]}, PostGIS {row[1]}"
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
