@@ -17,18 +17,13 @@ from alerts import repository
 from alerts.credentials import hash_secret, same_secret
 from alerts.errors import Forbidden, Unauthenticated
 from kit.config import get_settings
-from kit.db import get_sessionmaker
+from kit.db import session_scope
 from kit.models import Agency, Device
 
 
 def get_session() -> Iterator[Session]:
-    with get_sessionmaker()() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope() as session:
+        yield session
 
 
 # "function" scope: commit before the response is sent, so a 2xx means the data is stored.
