@@ -17,7 +17,8 @@ logs="$root/.stack/logs"
 
 scripts/bootstrap.sh
 stack_was_stopped=0
-scripts/stack.sh status | grep -q stopped && stack_was_stopped=1
+# Not `status | grep -q`: under pipefail, grep closing the pipe early fails the pipeline.
+[[ "$(scripts/stack.sh status)" == *stopped* ]] && stack_was_stopped=1
 scripts/stack.sh start
 mkdir -p "$logs"
 

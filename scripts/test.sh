@@ -7,7 +7,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 scripts/bootstrap.sh
-if scripts/stack.sh status | grep -q stopped; then
+# Not `status | grep -q`: under pipefail, grep closing the pipe early fails the pipeline.
+if [[ "$(scripts/stack.sh status)" == *stopped* ]]; then
   trap 'scripts/stack.sh stop' EXIT
 fi
 scripts/stack.sh start
