@@ -23,6 +23,7 @@ MAX_RADIUS_KM = 500.0
 Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS 84 degrees")]
 Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS 84 degrees")]
 RadiusKm = Annotated[float, Field(ge=MIN_RADIUS_KM, le=MAX_RADIUS_KM, description="Kilometres")]
+WindowHours = Annotated[float, Field(gt=0, le=720, description="Hours")]
 LanguageTag = Annotated[
     str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["en-GB"])
 ]
@@ -95,6 +96,7 @@ _NOTICE_EXAMPLE: dict[str, Any] = {
         "place": "Westminster Bridge, south end",
     },
     "radius_km": 5,
+    "location_window_hours": 24,
     "contact": "Metropolitan Police, 101, case 4411/23",
     "language": "en-GB",
 }
@@ -106,6 +108,9 @@ class NoticeCreate(Request):
     person: Person
     last_seen: LastSeen
     radius_km: RadiusKm
+    location_window_hours: WindowHours | None = Field(
+        None, description="Only devices located this recently are targeted (default 72 h)"
+    )
     contact: str = Field(min_length=1, max_length=500)
     language: LanguageTag
 
@@ -133,6 +138,7 @@ class NoticeOut(BaseModel):
     person: Person
     last_seen: LastSeen
     radius_km: float
+    location_window_hours: float
     contact: str
     language: str
     created_at: datetime
@@ -160,6 +166,7 @@ class NoticeOut(BaseModel):
                 place=notice.last_seen_place,
             ),
             radius_km=notice.radius_km,
+            location_window_hours=notice.location_window_hours,
             contact=notice.contact,
             language=notice.language,
             created_at=notice.created_at,
@@ -220,6 +227,7 @@ class ReachQuery(Request):
     lat: Latitude
     lon: Longitude
     radii_km: list[RadiusKm] = Field(min_length=1, max_length=20)
+    location_window_hours: WindowHours | None = Field(None, description="Default 72 h")
 
 
 class Reach(BaseModel):

@@ -68,6 +68,9 @@ def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate) -> No
         last_seen_at=data.last_seen.at,
         last_seen_place=data.last_seen.place,
         radius_km=data.radius_km,
+        location_window_hours=(
+            data.location_window_hours or get_settings().location_freshness_hours
+        ),
         contact=data.contact,
         language=data.language,
     )
@@ -156,7 +159,8 @@ def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
 
 def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
     """Devices each radius would reach now, counted as a broadcast would select them."""
-    since = datetime.now(UTC) - timedelta(hours=get_settings().location_freshness_hours)
+    window = query.location_window_hours or get_settings().location_freshness_hours
+    since = datetime.now(UTC) - timedelta(hours=window)
     return ReachPreview(
         reach=[
             Reach(

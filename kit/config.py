@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         description="Base URL of the FCM HTTP v1 API; the sandbox's URL in dev and tests.",
     )
 
-    location_freshness_hours: float = 72.0
+    location_freshness_hours: float = Field(72.0, description="Default location window")
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Messages per send_each call.")
 

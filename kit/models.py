@@ -106,6 +106,7 @@ class Notice(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_place: Mapped[str] = mapped_column(String(500))
     radius_km: Mapped[float] = mapped_column(Float)
+    location_window_hours: Mapped[float] = mapped_column(Float, server_default=text("72"))
     contact: Mapped[str] = mapped_column(String(500))
     language: Mapped[str] = mapped_column(String(35))
     created_at: Mapped[datetime] = _now_column()

@@ -82,7 +82,7 @@ def send_chunk(notice_id: str, ranges: list[list[int]]) -> int:
             notice_id=notice.id,
             circle=_circle(notice),
             ranges=decode_ranges(ranges),
-            fresh_since=now - timedelta(hours=settings.location_freshness_hours),
+            fresh_since=now - timedelta(hours=notice.location_window_hours),
         )
     sent = 0
     channel = get_channel()

@@ -138,3 +138,28 @@ def test_a_pending_or_rejected_notice_sends_nothing(
     assert again.status_code == 409
     time.sleep(1.5)
     assert sandbox.messages() == []
+
+
+def test_a_notice_reaches_only_devices_located_within_its_window(
+    api: httpx.Client,
+    worker: object,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    report_location(api, register_device(api, "an-hour-ago"), *CENTRE, age=timedelta(hours=1))
+    report_location(api, register_device(api, "3-hours-ago"), *CENTRE, age=timedelta(hours=3))
+    body = notice_body(lat=CENTRE[0], lon=CENTRE[1], location_window_hours=2)
+    notice = api.post("/v1/notices", json=body, headers=agency_headers).json()
+    assert notice["location_window_hours"] == 2
+    preview = api.post(
+        "/v1/operator/reach",
+        headers=operator_headers,
+        json={"lat": CENTRE[0], "lon": CENTRE[1], "radii_km": [5], "location_window_hours": 2},
+    ).json()
+    assert preview["reach"] == [{"radius_km": 5, "devices": 1}]
+
+    api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers)
+    _wait_for_broadcast(api, operator_headers, notice["id"], 1)
+
+    assert [m["message"]["token"] for m in sandbox.messages()] == ["an-hour-ago"]
