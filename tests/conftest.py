@@ -232,8 +232,6 @@ def operator_headers() -> dict[str, str]:
 
 @pytest.fixture
 def agency_headers(api: httpx.Client, operator_headers: dict[str, str]) -> dict[str, str]:
-    response = api.post(
-        "/v1/operator/agencies", json={"name": "Test Police"}, headers=operator_headers
-    )
-    assert response.status_code == 201, response.text
-    return {"X-API-Key": response.json()["api_key"]}
+    from tests.helpers import create_agency
+
+    return create_agency(api, operator_headers, "Test Police")

@@ -34,6 +34,13 @@ def notice_body(
     return body
 
 
+def create_agency(api: httpx.Client, operator_headers: dict[str, str], name: str) -> dict[str, str]:
+    """A new agency through the operator API; returns the headers its key goes in."""
+    response = api.post("/v1/operator/agencies", json={"name": name}, headers=operator_headers)
+    assert response.status_code == 201, response.text
+    return {"X-API-Key": response.json()["api_key"]}
+
+
 def register_device(api: httpx.Client, token: str, *, locale: str = "en-GB") -> dict[str, str]:
     response = api.post(
         "/v1/devices", json={"fcm_token": token, "platform": "android", "locale": locale}

@@ -15,7 +15,7 @@ from geo.regions import device_cell
 from kit.db import get_sessionmaker, session_scope
 from kit.models import Agency, Device, Platform
 from tests.conftest import Sandbox, wait_until
-from tests.helpers import notice_body, register_device, report_location
+from tests.helpers import create_agency, notice_body, register_device, report_location
 
 LONDON = (51.5007, -0.1246)
 
@@ -47,11 +47,7 @@ def _close_to(value: str | None, expected: datetime, tolerance: timedelta) -> bo
 
 @pytest.fixture
 def other_agency_headers(api: httpx.Client, operator_headers: dict[str, str]) -> dict[str, str]:
-    response = api.post(
-        "/v1/operator/agencies", json={"name": "Other Police"}, headers=operator_headers
-    )
-    assert response.status_code == 201, response.text
-    return {"X-API-Key": response.json()["api_key"]}
+    return create_agency(api, operator_headers, "Other Police")
 
 
 # --- submitting and reading --------------------------------------------------------------
