@@ -25,6 +25,8 @@ class PushOutcome:
     error_code: str | None = None
     token_invalid: bool = False
     retryable: bool = False
+    # Seconds the server asked us to wait before retrying (HTTP Retry-After), if it said.
+    retry_after_s: float | None = None
     detail: str = field(default="", compare=False)
 
     @property
