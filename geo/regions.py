@@ -1,16 +1,32 @@
-"""Circles as H3 covers, and covers as ranges of resolution-15 cell ids.
+"""Target areas (circles, polygons, their unions) as H3 covers, and covers as ranges of
+resolution-15 cell ids.
 
 Every device stores the resolution-15 cell of its location. The resolution-15 descendants of
 a coarser cell form one contiguous id range (unused digits are 7, the maximum), so a cover of
 mixed resolutions becomes a short list of B-tree range scans. Cells wholly inside the circle
 need no geometry check; only devices in boundary cells are checked exactly by PostGIS.
+
+Polygons follow GeoJSON (RFC 7946): longitude/latitude positions joined by straight lines in
+that plane, holes allowed, and anything that crosses the antimeridian split into parts.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import h3
 import h3.api.basic_int as h3int
+import shapely
+from shapely.affinity import translate
+from shapely.geometry import MultiPolygon
+from shapely.geometry import shape as geojson_shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from geo.sphere import EARTH_RADIUS_M
 
 DEVICE_RESOLUTION = 15
 # Resolution-15 descendants of a cell reach up to ~1.05x its centre-to-vertex distance
@@ -20,7 +36,12 @@ DESCENDANT_EXTENT_FACTOR = 1.2
 # but cost ~6 us per evaluated cell: 2048 took 12-30 ms per cover, 256 takes 2-4 ms
 # (bench/selection.py, docs/benchmarks.md).
 DEFAULT_BOUNDARY_BUDGET = 256
+# A polygon's boundary is usually longer than a circle's of the same size.
+POLYGON_BOUNDARY_BUDGET = 1024
 FINEST_COVER_RESOLUTION = 13
+# Bounds that keep one cover within tens of milliseconds.
+MAX_POLYGON_VERTICES = 5000
+MAX_POLYGON_LON_SPAN = 180.0
 
 _RES_SHIFT = 52
 _RES_MASK = 0xF << _RES_SHIFT
@@ -34,6 +55,23 @@ class Circle:
     lat: float
     lon: float
     radius_m: float
+
+
+class InvalidArea(ValueError):
+    """A target area that cannot be covered; the message says what to fix."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Polygon:
+    """A GeoJSON Polygon or MultiPolygon, kept both as its canonical GeoJSON (what PostGIS
+    checks boundary devices against) and as a shapely shape (what the cover is built from)."""
+
+    geojson: str
+    shape: BaseGeometry = field(repr=False)
+
+
+Area = Circle | Polygon
+Region = tuple[Area, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +160,142 @@ def cover_circle(
     return merge_ranges(
         [_id_range(c, inside=True) for c in inside] + [_id_range(c, inside=False) for c in boundary]
     )
+
+
+def polygon_from_geojson(geometry: Mapping[str, Any]) -> Polygon:
+    """Validate a GeoJSON Polygon or MultiPolygon geometry; raise InvalidArea saying why not."""
+    kind = geometry.get("type")
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise InvalidArea(f"geometry type must be Polygon or MultiPolygon, not {kind!r}")
+    try:
+        shape = geojson_shape(geometry)
+    except (ValueError, TypeError, IndexError, AttributeError) as error:
+        raise InvalidArea(f"not a valid GeoJSON {kind}: {error}") from None
+    parts = list(shape.geoms) if isinstance(shape, MultiPolygon) else [shape]
+    if not parts or shape.is_empty:
+        raise InvalidArea(f"the {kind} is empty")
+    vertices = int(shapely.get_num_coordinates(shape))
+    if vertices > MAX_POLYGON_VERTICES:
+        raise InvalidArea(f"{vertices} vertices; at most {MAX_POLYGON_VERTICES} are allowed")
+    lon_min, lat_min, lon_max, lat_max = shape.bounds
+    if not (lon_min >= -180 and lon_max <= 180 and lat_min >= -90 and lat_max <= 90):
+        raise InvalidArea("positions must be longitude -180..180, latitude -90..90")
+    for part in parts:
+        west, _, east, _ = part.bounds
+        # A wide part that does not run from -180 to 180 (as a polar cap does) is almost
+        # always one meant the short way round, across the antimeridian.
+        if east - west > MAX_POLYGON_LON_SPAN and (west, east) != (-180, 180):
+            raise InvalidArea(
+                f"a polygon spans {east - west:.1f} degrees of longitude; one that crosses the "
+                "antimeridian must be split there into a MultiPolygon (RFC 7946, 3.1.9)"
+            )
+    if not shape.is_valid:
+        raise InvalidArea(f"invalid polygon: {explain_validity(shape)}")
+    canonical = json.dumps(shapely.geometry.mapping(shape), separators=(",", ":"))
+    return Polygon(geojson=canonical, shape=shape)
+
+
+def region_from_json(areas: Sequence[Mapping[str, Any]]) -> Region:
+    """Areas as the API takes and stores them: `{"type": "circle", "lat", "lon",
+    "radius_km"}` or `{"type": "polygon", "geometry": <GeoJSON Polygon or MultiPolygon>}`."""
+    region: list[Area] = []
+    for area in areas:
+        if area.get("type") == "circle":
+            region.append(Circle(area["lat"], area["lon"], area["radius_km"] * 1000.0))
+        elif area.get("type") == "polygon":
+            region.append(polygon_from_geojson(area["geometry"]))
+        else:
+            raise InvalidArea(f"area type must be circle or polygon, not {area.get('type')!r}")
+    if not region:
+        raise InvalidArea("a region needs at least one area")
+    return tuple(region)
+
+
+def _wrapped(shape: BaseGeometry) -> BaseGeometry:
+    """The shape with copies one turn east and west, so a box that runs past +-180 degrees is
+    tested against what lies across the antimeridian."""
+    return shapely.union_all([shape, translate(shape, xoff=360), translate(shape, xoff=-360)])
+
+
+def _descendant_boxes(cells: Sequence[int]) -> list[tuple[float, float, float, float]]:
+    """For each cell, a longitude/latitude box holding every resolution-15 descendant: the
+    box around the spherical cap of the cell's descendant extent. Longitudes may run past
+    +-180 degrees; a cap that reaches a pole spans every longitude."""
+    boxes = []
+    for cell in cells:
+        lat, lon = h3int.cell_to_latlng(cell)
+        extent = DESCENDANT_EXTENT_FACTOR * max(
+            h3int.great_circle_distance((lat, lon), vertex, unit="m")
+            for vertex in h3int.cell_to_boundary(cell)
+        )
+        angle = extent / EARTH_RADIUS_M
+        dlat = math.degrees(angle)
+        if abs(lat) + dlat >= 90:
+            south = -90.0 if lat - dlat <= -90 else lat - dlat
+            north = 90.0 if lat + dlat >= 90 else lat + dlat
+            boxes.append((-180.0, south, 180.0, north))
+        else:
+            dlon = math.degrees(math.asin(math.sin(angle) / math.cos(math.radians(lat))))
+            boxes.append((lon - dlon, lat - dlat, lon + dlon, lat + dlat))
+    return boxes
+
+
+def cover_polygon(
+    polygon: Polygon,
+    *,
+    boundary_budget: int = POLYGON_BOUNDARY_BUDGET,
+    finest_resolution: int = FINEST_COVER_RESOLUTION,
+) -> list[CellRange]:
+    """Cells whose descendants can lie in the polygon, refined down from resolution 0 while
+    the boundary stays within `boundary_budget` cells, as merged id ranges. A cell is inside
+    when the box around its descendants is, so inside ranges need no geometry check."""
+    target = _wrapped(polygon.shape)
+    shapely.prepare(target)
+    inside: list[int] = []
+    res, frontier = 0, list(h3int.get_res0_cells())
+    while True:
+        boxes = shapely.box(*zip(*_descendant_boxes(frontier), strict=True))
+        within = shapely.contains(target, boxes)
+        touching = shapely.intersects(target, boxes)
+        inside.extend(c for c, w in zip(frontier, within, strict=True) if w)
+        boundary = [c for c, w, t in zip(frontier, within, touching, strict=True) if t and not w]
+        if res >= finest_resolution or len(boundary) * 7 > boundary_budget:
+            break
+        res += 1
+        frontier = [child for cell in boundary for child in h3int.cell_to_children(cell, res)]
+    return merge_ranges(
+        [_id_range(c, inside=True) for c in inside] + [_id_range(c, inside=False) for c in boundary]
+    )
+
+
+def cover_region(region: Region) -> list[CellRange]:
+    """The union of the areas' covers: a device in several areas is selected once, without a
+    geometry check if any area holds its cell wholly."""
+    return union_ranges(
+        [cover_circle(area) if isinstance(area, Circle) else cover_polygon(area) for area in region]
+    )
+
+
+def union_ranges(covers: Iterable[Sequence[CellRange]]) -> list[CellRange]:
+    """Disjoint ranges covering every id of every cover; an id is `inside` when any cover
+    holds it in an inside range (a coarse boundary cell of one area may contain a finer
+    inside cell of another)."""
+    events: dict[int, list[int]] = {}
+    for cover in covers:
+        for r in cover:
+            events.setdefault(r.lo, [0, 0])
+            events.setdefault(r.hi + 1, [0, 0])
+            events[r.lo][int(r.inside)] += 1
+            events[r.hi + 1][int(r.inside)] -= 1
+    pieces: list[CellRange] = []
+    open_count = [0, 0]
+    points = sorted(events)
+    for start, end in itertools.pairwise(points):
+        open_count[0] += events[start][0]
+        open_count[1] += events[start][1]
+        if open_count[0] or open_count[1]:
+            pieces.append(CellRange(lo=start, hi=end - 1, inside=open_count[1] > 0))
+    return merge_ranges(pieces)
 
 
 def merge_ranges(ranges: Iterable[CellRange]) -> list[CellRange]:

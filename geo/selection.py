@@ -1,15 +1,28 @@
-"""Recipient selection in PostGIS: range scans over the devices' H3 ids, with an exact
-great-circle check only for devices in boundary cells."""
+"""Recipient selection in PostGIS: range scans over the devices' H3 ids, with an exact check
+only for devices in boundary cells: great-circle distance for circles, point-in-polygon in
+longitude/latitude for GeoJSON polygons."""
 
 from collections.abc import Sequence
 from datetime import datetime
 
 from geoalchemy2 import Geography
-from sqlalchemy import BigInteger, Boolean, Float, Select, cast, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Float,
+    Select,
+    Text,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from geo.regions import CellRange, Circle, cover_circle
+from geo.regions import Area, CellRange, Circle, Region, cover_region
 from kit.models import Device
 
 
@@ -21,13 +34,24 @@ def point(lat: float, lon: float):  # type: ignore[no-untyped-def]
     )
 
 
-def select_recipients(
-    circle: Circle, ranges: Sequence[CellRange], *, fresh_since: datetime
-) -> Select:  # type: ignore[type-arg]
-    """Active devices with a location newer than `fresh_since` inside `circle`, restricted to
-    `ranges` (a cover of the circle, or one chunk of it). Yields (device id, token, locale).
+def _holds(area: Area) -> ColumnElement[bool]:
+    """Whether the device's location lies in `area`: circles on the sphere (the model H3 and
+    the cover use), polygons in the longitude/latitude plane (GeoJSON's model)."""
+    if isinstance(area, Circle):
+        return func.ST_DWithin(
+            Device.location, point(area.lat, area.lon), literal(area.radius_m, Float), False
+        )
+    return func.ST_Covers(
+        func.ST_SetSRID(func.ST_GeomFromGeoJSON(literal(area.geojson, Text)), 4326),
+        func.geometry(Device.location),
+    )
 
-    The distance check runs on the sphere, the same model H3 and the cover use.
+
+def select_recipients(
+    region: Region, ranges: Sequence[CellRange], *, fresh_since: datetime
+) -> Select:  # type: ignore[type-arg]
+    """Active devices with a location newer than `fresh_since` inside `region`, restricted to
+    `ranges` (a cover of the region, or one chunk of it). Yields (device id, token, locale).
     """
     scan = (
         func.unnest(
@@ -45,20 +69,12 @@ def select_recipients(
         .where(
             Device.active,
             Device.located_at >= fresh_since,
-            or_(
-                scan.c.inside,
-                func.ST_DWithin(
-                    Device.location,
-                    point(circle.lat, circle.lon),
-                    literal(circle.radius_m, Float),
-                    False,
-                ),
-            ),
+            or_(scan.c.inside, *(_holds(area) for area in region)),
         )
     )
 
 
-def count_recipients(session: Session, circle: Circle, *, fresh_since: datetime) -> int:
-    """How many devices a broadcast to `circle` would reach now, without sending."""
-    recipients = select_recipients(circle, cover_circle(circle), fresh_since=fresh_since)
+def count_recipients(session: Session, region: Region, *, fresh_since: datetime) -> int:
+    """How many devices a broadcast to `region` would reach now, without sending."""
+    recipients = select_recipients(region, cover_region(region), fresh_since=fresh_since)
     return session.scalar(select(func.count()).select_from(recipients.subquery())) or 0
