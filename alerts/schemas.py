@@ -3,7 +3,7 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -13,8 +13,10 @@ from pydantic import (
     Field,
     HttpUrl,
     field_validator,
+    model_validator,
 )
 
+from geo.regions import polygon_from_geojson
 from kit.models import DeliveryStatus, Notice, NoticeStatus, Platform, Sex
 
 MIN_RADIUS_KM = 0.1
@@ -66,6 +68,70 @@ class Request(BaseModel):
         return value
 
 
+Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+# GeoJSON position: longitude, latitude and an optional altitude that is ignored.
+Position = Annotated[list[Coordinate], Field(min_length=2, max_length=3)]
+Ring = Annotated[list[Position], Field(min_length=4)]
+MAX_AREAS = 20
+
+_SQUARE = [[-0.15, 51.49], [-0.10, 51.49], [-0.10, 51.52], [-0.15, 51.52], [-0.15, 51.49]]
+_POLYGON_AREA_EXAMPLE: dict[str, Any] = {
+    "type": "polygon",
+    "geometry": {"type": "Polygon", "coordinates": [_SQUARE]},
+}
+
+
+class GeoJsonPolygon(Request):
+    type: Literal["Polygon"]
+    coordinates: list[Ring] = Field(min_length=1, description="Outer ring, then holes")
+    bbox: list[Coordinate] | None = None
+
+
+class GeoJsonMultiPolygon(Request):
+    type: Literal["MultiPolygon"]
+    coordinates: list[Annotated[list[Ring], Field(min_length=1)]] = Field(min_length=1)
+    bbox: list[Coordinate] | None = None
+
+
+class CircleArea(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"type": "circle", "lat": 51.5007, "lon": -0.1246, "radius_km": 5}]
+        }
+    )
+
+    type: Literal["circle"]
+    lat: Latitude
+    lon: Longitude
+    radius_km: RadiusKm
+
+
+class PolygonArea(Request):
+    """GeoJSON (RFC 7946): straight edges in longitude/latitude, holes allowed; an area that
+    crosses the antimeridian is a MultiPolygon split there."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_POLYGON_AREA_EXAMPLE]})
+
+    type: Literal["polygon"]
+    geometry: Annotated[GeoJsonPolygon | GeoJsonMultiPolygon, Field(discriminator="type")]
+
+    @model_validator(mode="after")
+    def _coverable(self) -> Self:
+        polygon_from_geojson(self.geometry.model_dump(exclude_none=True))
+        return self
+
+
+Area = Annotated[CircleArea | PolygonArea, Field(discriminator="type")]
+Areas = Annotated[
+    list[Area],
+    Field(min_length=1, max_length=MAX_AREAS, description="Targeted together, as a union"),
+]
+
+
+def areas_json(areas: list[CircleArea | PolygonArea]) -> list[dict[str, Any]]:
+    return [area.model_dump(mode="json", exclude_none=True) for area in areas]
+
+
 class Person(Request):
     name: str = Field(min_length=1, max_length=200)
     age: int | None = Field(None, ge=0, le=130)
@@ -107,12 +173,21 @@ class NoticeCreate(Request):
 
     person: Person
     last_seen: LastSeen
-    radius_km: RadiusKm
+    radius_km: RadiusKm | None = Field(
+        None, description="Target the circle of this radius around the last-seen place"
+    )
+    areas: Areas | None = Field(None, description="Or target these drawn areas instead")
     location_window_hours: WindowHours | None = Field(
         None, description="Only devices located this recently are targeted (default 72 h)"
     )
     contact: str = Field(min_length=1, max_length=500)
     language: LanguageTag
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if (self.radius_km is None) == (self.areas is None):
+            raise ValueError("give either radius_km or areas as the target")
+        return self
 
 
 class NoticeOut(BaseModel):
@@ -122,6 +197,7 @@ class NoticeOut(BaseModel):
                 {
                     **_NOTICE_EXAMPLE,
                     "id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+                    "areas": None,
                     "status": "pending",
                     "created_at": "2026-11-23T08:20:00Z",
                     "decided_at": None,
@@ -137,7 +213,8 @@ class NoticeOut(BaseModel):
     status: NoticeStatus
     person: Person
     last_seen: LastSeen
-    radius_km: float
+    radius_km: float | None
+    areas: list[dict[str, Any]] | None
     location_window_hours: float
     contact: str
     language: str
@@ -165,7 +242,8 @@ class NoticeOut(BaseModel):
                 at=notice.last_seen_at,
                 place=notice.last_seen_place,
             ),
-            radius_km=notice.radius_km,
+            radius_km=None if notice.target_areas else notice.radius_km,
+            areas=notice.target_areas,
             location_window_hours=notice.location_window_hours,
             contact=notice.contact,
             language=notice.language,
@@ -189,7 +267,9 @@ class Approval(Request):
         json_schema_extra={"examples": [{"radius_km": 3, "lifetime_hours": 24}]}
     )
 
-    radius_km: RadiusKm | None = Field(None, description="Overrides the agency's radius")
+    radius_km: RadiusKm | None = Field(
+        None, description="Overrides the agency's radius (circle notices only)"
+    )
     lifetime_hours: float | None = Field(None, gt=0, le=720, description="Default 72 h")
 
 
@@ -221,17 +301,32 @@ class DeliveryStats(BaseModel):
 
 class ReachQuery(Request):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"lat": 51.5007, "lon": -0.1246, "radii_km": [1, 5, 20]}]}
+        json_schema_extra={
+            "examples": [
+                {"lat": 51.5007, "lon": -0.1246, "radii_km": [1, 5, 20]},
+                {"areas": [_POLYGON_AREA_EXAMPLE]},
+            ]
+        }
     )
 
-    lat: Latitude
-    lon: Longitude
-    radii_km: list[RadiusKm] = Field(min_length=1, max_length=20)
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    radii_km: list[RadiusKm] | None = Field(None, min_length=1, max_length=20)
+    areas: Areas | None = Field(None, description="Or count the union of these areas")
     location_window_hours: WindowHours | None = Field(None, description="Default 72 h")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        circles = (self.lat, self.lon, self.radii_km)
+        if self.areas is None and None in circles:
+            raise ValueError("give lat, lon and radii_km, or areas")
+        if self.areas is not None and any(v is not None for v in circles):
+            raise ValueError("give lat, lon and radii_km, or areas, not both")
+        return self
 
 
 class Reach(BaseModel):
-    radius_km: float
+    radius_km: float | None = Field(description="None for the union of the query's areas")
     devices: int
 
 
@@ -253,6 +348,76 @@ class ReachPreview(BaseModel):
 
     reach: list[Reach]
     located_since: datetime
+
+
+MAX_EXPANSION_STEPS = 20
+MAX_EXPANSION_MINUTES = 30 * 24 * 60
+
+
+class ExpansionStepIn(Request):
+    after_minutes: float = Field(gt=0, le=MAX_EXPANSION_MINUTES, description="Past approval")
+    radius_km: RadiusKm
+
+
+class ExpansionSchedule(Request):
+    """Replaces the steps not applied yet. Steps widen the circle: later steps have larger
+    radii."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "steps": [
+                        {"after_minutes": 120, "radius_km": 20},
+                        {"after_minutes": 360, "radius_km": 50},
+                    ]
+                }
+            ]
+        }
+    )
+
+    steps: list[ExpansionStepIn] = Field(max_length=MAX_EXPANSION_STEPS)
+
+    @model_validator(mode="after")
+    def _widening(self) -> Self:
+        for earlier, later in zip(self.steps, self.steps[1:], strict=False):
+            if later.after_minutes <= earlier.after_minutes:
+                raise ValueError("steps must be in order of after_minutes, without repeats")
+            if later.radius_km <= earlier.radius_km:
+                raise ValueError("each step must have a larger radius than the one before")
+        return self
+
+
+class ExpansionStepOut(BaseModel):
+    after_minutes: float
+    radius_km: float
+    due_at: datetime | None = Field(description="None until the notice is approved")
+    applied_at: datetime | None
+
+
+class ExpansionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "notice_id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+                    "radius_km": 5,
+                    "steps": [
+                        {
+                            "after_minutes": 120,
+                            "radius_km": 20,
+                            "due_at": "2026-11-23T10:30:00Z",
+                            "applied_at": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    notice_id: uuid.UUID
+    radius_km: float
+    steps: list[ExpansionStepOut]
 
 
 class AgencyCreate(Request):

@@ -4,6 +4,7 @@ session commits once."""
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from geoalchemy2 import WKTElement
 from sqlalchemy.exc import IntegrityError
@@ -19,13 +20,17 @@ from alerts.schemas import (
     Decision,
     DeliveryStats,
     DeviceRegistration,
+    ExpansionOut,
+    ExpansionSchedule,
+    ExpansionStepOut,
     LocationReport,
     NoticeCreate,
     Reach,
     ReachPreview,
     ReachQuery,
+    areas_json,
 )
-from geo.regions import Circle, device_cell
+from geo.regions import Circle, device_cell, region_from_json
 from geo.selection import count_recipients
 from kit.celery import celery_app
 from kit.config import get_settings
@@ -35,6 +40,7 @@ from kit.models import Agency, DeliveryStatus, Device, Notice, NoticeStatus
 log = logging.getLogger(__name__)
 
 BROADCAST_TASK = "notifier.broadcast"
+EXPAND_TASK = "alerts.expand_notices"
 
 
 def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]:
@@ -68,6 +74,7 @@ def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate) -> No
         last_seen_at=data.last_seen.at,
         last_seen_place=data.last_seen.place,
         radius_km=data.radius_km,
+        target_areas=areas_json(data.areas) if data.areas else None,
         location_window_hours=(
             data.location_window_hours or get_settings().location_freshness_hours
         ),
@@ -96,11 +103,22 @@ def _locked_notice(session: Session, notice_id: uuid.UUID) -> Notice:
     return notice
 
 
-def _queue_broadcast(notice_id: uuid.UUID) -> None:
+def _queue(task: str, *args: str) -> None:
     try:
-        celery_app.send_task(BROADCAST_TASK, args=[str(notice_id)])
+        celery_app.send_task(task, args=list(args))
     except Exception:
-        log.exception("alerts.notice.broadcast_enqueue_failed notice=%s", notice_id)
+        log.exception("alerts.task.enqueue_failed task=%s args=%s", task, args)
+
+
+def _queue_broadcast(notice_id: uuid.UUID) -> None:
+    _queue(BROADCAST_TASK, str(notice_id))
+
+
+class DrawnAreas(Conflict):
+    code = "drawn_areas"
+
+    def __init__(self) -> None:
+        super().__init__("this notice targets drawn areas; a radius applies to circle notices only")
 
 
 def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval) -> Notice:
@@ -110,6 +128,8 @@ def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval
     now = datetime.now(UTC)
     lifetime = approval.lifetime_hours or get_settings().notice_lifetime_hours
     if approval.radius_km is not None:
+        if notice.target_areas:
+            raise DrawnAreas()
         notice.radius_km = approval.radius_km
     notice.decided_at = now
     notice.expires_at = now + timedelta(hours=lifetime)
@@ -158,21 +178,104 @@ def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
 
 
 def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
-    """Devices each radius would reach now, counted as a broadcast would select them."""
+    """Devices each radius (or the areas) would reach now, counted as a broadcast would
+    select them."""
     window = query.location_window_hours or get_settings().location_freshness_hours
     since = datetime.now(UTC) - timedelta(hours=window)
-    return ReachPreview(
-        reach=[
+    if query.areas is not None:
+        region = region_from_json(areas_json(query.areas))
+        reach = [
+            Reach(radius_km=None, devices=count_recipients(session, region, fresh_since=since))
+        ]
+    else:
+        assert query.lat is not None and query.lon is not None and query.radii_km is not None
+        reach = [
             Reach(
                 radius_km=radius,
                 devices=count_recipients(
-                    session, Circle(query.lat, query.lon, radius * 1000.0), fresh_since=since
+                    session, (Circle(query.lat, query.lon, radius * 1000.0),), fresh_since=since
                 ),
             )
             for radius in query.radii_km
+        ]
+    return ReachPreview(reach=reach, located_since=since)
+
+
+def _expansion_out(session: Session, notice: Notice) -> ExpansionOut:
+    assert notice.radius_km is not None
+    return ExpansionOut(
+        notice_id=notice.id,
+        radius_km=notice.radius_km,
+        steps=[
+            ExpansionStepOut(
+                after_minutes=step.after_minutes,
+                radius_km=step.radius_km,
+                due_at=(
+                    notice.decided_at + timedelta(minutes=step.after_minutes)
+                    if notice.decided_at and notice.status != NoticeStatus.PENDING
+                    else None
+                ),
+                applied_at=step.applied_at,
+            )
+            for step in repository.expansion_steps(session, notice.id)
         ],
-        located_since=since,
     )
+
+
+def expansion_schedule(session: Session, *, notice_id: uuid.UUID) -> ExpansionOut:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound("notice not found")
+    if notice.target_areas:
+        raise DrawnAreas()
+    return _expansion_out(session, notice)
+
+
+def set_expansion_schedule(
+    session: Session, *, notice_id: uuid.UUID, schedule: ExpansionSchedule
+) -> ExpansionOut:
+    """Replace the steps not applied yet; steps already due run at the next beat, which is
+    also asked to run at once."""
+    notice = _locked_notice(session, notice_id)
+    if notice.target_areas:
+        raise DrawnAreas()
+    if notice.status not in (NoticeStatus.PENDING, NoticeStatus.ACTIVE):
+        raise Conflict(f"a notice that is {notice.status} does not expand")
+    assert notice.radius_km is not None
+    applied = [s for s in repository.expansion_steps(session, notice_id) if s.applied_at]
+    last_applied = max((s.after_minutes for s in applied), default=0.0)
+    for step in schedule.steps:
+        if step.radius_km <= notice.radius_km:
+            raise Conflict(
+                f"a step to {step.radius_km} km does not widen the current {notice.radius_km} km"
+            )
+        if step.after_minutes <= last_applied:
+            raise Conflict(f"a step at {last_applied} minutes has already been applied")
+    repository.replace_pending_steps(
+        session, notice_id, [(s.after_minutes, s.radius_km) for s in schedule.steps]
+    )
+    session.flush()
+    if notice.status == NoticeStatus.ACTIVE:
+        after_commit(session, lambda: _queue(EXPAND_TASK))
+    log.info("alerts.notice.expansion_set notice=%s steps=%d", notice_id, len(schedule.steps))
+    return _expansion_out(session, notice)
+
+
+def expand_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
+    """Apply every due step: the notice's radius becomes its widest due step, and one
+    broadcast per notice reaches the devices it has not notified yet."""
+    widened: dict[uuid.UUID, float] = {}
+    for step in repository.due_expansion_steps(session, now=now):
+        step.applied_at = now
+        widened[step.notice_id] = max(widened.get(step.notice_id, 0.0), step.radius_km)
+    for notice_id, radius_km in widened.items():
+        notice = session.get(Notice, notice_id)
+        assert notice is not None and notice.radius_km is not None
+        notice.radius_km = max(notice.radius_km, radius_km)
+        log.info("alerts.notice.expanded notice=%s radius_km=%s", notice_id, notice.radius_km)
+        after_commit(session, partial(_queue_broadcast, notice_id))
+    session.flush()
+    return list(widened)
 
 
 def expire_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:

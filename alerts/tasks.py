@@ -11,3 +11,9 @@ from kit.db import session_scope
 def expire_notices() -> int:
     with session_scope() as session:
         return len(service.expire_notices(session, now=datetime.now(UTC)))
+
+
+@celery_app.task(name="alerts.expand_notices")
+def expand_notices() -> int:
+    with session_scope() as session:
+        return len(service.expand_notices(session, now=datetime.now(UTC)))

@@ -25,5 +25,6 @@ celery_app.conf.update(
     timezone="UTC",
     beat_schedule={
         "expire-notices": {"task": "alerts.expire_notices", "schedule": 60.0},
+        "expand-notices": {"task": "alerts.expand_notices", "schedule": 30.0},
     },
 )

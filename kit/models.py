@@ -3,6 +3,7 @@
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
@@ -21,7 +22,10 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from geo.regions import Circle, Region, region_from_json
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -105,7 +109,10 @@ class Notice(Base):
     last_seen_lon: Mapped[float] = mapped_column(Float)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_place: Mapped[str] = mapped_column(String(500))
-    radius_km: Mapped[float] = mapped_column(Float)
+    radius_km: Mapped[float | None] = mapped_column(Float)
+    # Drawn target areas (circles and GeoJSON polygons, as the API takes them); when absent
+    # the notice targets the circle of `radius_km` around the last-seen place.
+    target_areas: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     location_window_hours: Mapped[float] = mapped_column(Float, server_default=text("72"))
     contact: Mapped[str] = mapped_column(String(500))
     language: Mapped[str] = mapped_column(String(35))
@@ -114,6 +121,26 @@ class Notice(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def target_region(self) -> Region:
+        if self.target_areas:
+            return region_from_json(self.target_areas)
+        assert self.radius_km is not None, "a notice without areas has a radius"
+        return (Circle(self.last_seen_lat, self.last_seen_lon, self.radius_km * 1000.0),)
+
+
+class ExpansionStep(Base):
+    """A planned widening of a notice's circle: `after_minutes` past approval its radius
+    becomes `radius_km`, and the broadcast reaches the devices not notified yet."""
+
+    __tablename__ = "expansion_steps"
+    __table_args__ = (UniqueConstraint("notice_id", "after_minutes"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id"), index=True)
+    after_minutes: Mapped[float] = mapped_column(Float)
+    radius_km: Mapped[float] = mapped_column(Float)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Device(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import Uuid, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from geo.regions import CellRange, Circle
+from geo.regions import CellRange, Region
 from geo.selection import select_recipients
 from kit.models import Delivery, DeliveryStatus, Device
 from notifier.channel import PushOutcome
@@ -26,14 +26,14 @@ def claim_recipients(
     session: Session,
     *,
     notice_id: uuid.UUID,
-    circle: Circle,
+    region: Region,
     ranges: Sequence[CellRange],
     fresh_since: datetime,
 ) -> list[Claim]:
     """Insert a pending delivery for every recipient in `ranges` that has none yet for this
     notice. The unique (notice, device) constraint makes a re-run or a racing worker claim
     nothing twice."""
-    recipients = select_recipients(circle, ranges, fresh_since=fresh_since).subquery()
+    recipients = select_recipients(region, ranges, fresh_since=fresh_since).subquery()
     claimed = (
         insert(Delivery)
         .from_select(

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from geo.regions import Circle, cover_circle
+from geo.regions import cover_region
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import session_scope
@@ -33,10 +33,6 @@ def get_channel() -> PushChannel:
     )
 
 
-def _circle(notice: Notice) -> Circle:
-    return Circle(notice.last_seen_lat, notice.last_seen_lon, notice.radius_km * 1000.0)
-
-
 def _text(notice: Notice) -> NoticeText:
     assert notice.expires_at is not None
     return NoticeText(
@@ -59,8 +55,8 @@ def broadcast(notice_id: str) -> int:
         if notice is None or notice.status != NoticeStatus.ACTIVE:
             log.info("notifier.broadcast.skipped notice=%s", notice_id)
             return 0
-        circle = _circle(notice)
-    chunks = split_ranges(cover_circle(circle))
+        region = notice.target_region()
+    chunks = split_ranges(cover_region(region))
     for chunk in chunks:
         send_chunk.delay(notice_id, encode_ranges(chunk))
     log.info("notifier.broadcast.queued notice=%s chunks=%d", notice_id, len(chunks))
@@ -80,7 +76,7 @@ def send_chunk(notice_id: str, ranges: list[list[int]]) -> int:
         claims = repository.claim_recipients(
             session,
             notice_id=notice.id,
-            circle=_circle(notice),
+            region=notice.target_region(),
             ranges=decode_ranges(ranges),
             fresh_since=now - timedelta(hours=notice.location_window_hours),
         )

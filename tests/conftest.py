@@ -88,12 +88,14 @@ def clean_db(database: str) -> Iterator[None]:
 
     from kit.celery import celery_app
     from kit.db import get_engine
+    from kit.models import Base
 
     celery_app.control.purge()
+    tables = [table.name for table in Base.metadata.sorted_tables]
     for attempt in range(5):
         try:
             with get_engine().begin() as conn:
-                conn.execute(text("TRUNCATE deliveries, notices, devices, agencies"))
+                conn.execute(text(f"TRUNCATE {', '.join(tables)}"))
             break
         except OperationalError as error:
             if "deadlock detected" not in str(error) or attempt == 4:

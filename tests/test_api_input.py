@@ -239,7 +239,6 @@ def test_an_out_of_range_notice_field_is_422_and_names_the_field(
         "last_seen.lon",
         "last_seen.at",
         "last_seen.place",
-        "radius_km",
         "contact",
         "language",
     ],
@@ -253,6 +252,17 @@ def test_a_notice_missing_a_required_field_is_422(
         )
     error = assert_invalid(response, *field.split("."), kind="missing")
     assert error["msg"] == "Field required"
+
+
+def test_a_notice_without_a_target_is_422(
+    api: httpx.Client, agency_headers: dict[str, str]
+) -> None:
+    with writes_nothing():
+        response = api.post(
+            "/v1/notices", json=_without(notice_body(), "radius_km"), headers=agency_headers
+        )
+    error = assert_invalid(response)
+    assert "either radius_km or areas" in error["msg"]
 
 
 def test_a_malformed_json_body_is_422(api: httpx.Client, agency_headers: dict[str, str]) -> None:

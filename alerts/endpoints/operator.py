@@ -13,6 +13,8 @@ from alerts.schemas import (
     Approval,
     Decision,
     DeliveryStats,
+    ExpansionOut,
+    ExpansionSchedule,
     NoticeOut,
     NoticePage,
     ReachPreview,
@@ -105,11 +107,35 @@ def delivery_stats(notice_id: uuid.UUID, session: SessionDep) -> DeliveryStats:
     return service.delivery_stats(session, notice_id=notice_id)
 
 
+@router.get(
+    "/notices/{notice_id}/expansion",
+    response_model=ExpansionOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="The notice's expansion schedule",
+)
+def expansion_schedule(notice_id: uuid.UUID, session: SessionDep) -> ExpansionOut:
+    return service.expansion_schedule(session, notice_id=notice_id)
+
+
+@router.put(
+    "/notices/{notice_id}/expansion",
+    response_model=ExpansionOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Plan how the notice's circle widens over time",
+)
+def set_expansion_schedule(
+    notice_id: uuid.UUID, schedule: ExpansionSchedule, session: SessionDep
+) -> ExpansionOut:
+    """Replaces the steps not applied yet. Each step widens the circle at its time past
+    approval and notifies only devices the notice has not reached yet."""
+    return service.set_expansion_schedule(session, notice_id=notice_id, schedule=schedule)
+
+
 @router.post(
     "/reach",
     response_model=ReachPreview,
     responses=error_responses(401, 403),
-    summary="Preview how many devices each radius would reach, without sending",
+    summary="Preview how many devices each radius, or the drawn areas, would reach",
 )
 def reach_preview(query: ReachQuery, session: SessionDep) -> ReachPreview:
     return service.reach_preview(session, query=query)

@@ -1,0 +1,168 @@
+"""Drawn target areas through the public API: GeoJSON polygons with holes, areas split at the
+antimeridian, unions of circles and polygons. Devices inside get one pop-up each, devices in
+a hole or outside none, and the reach preview counts exactly the same devices."""
+
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from tests.conftest import Sandbox, wait_until
+from tests.helpers import notice_body, register_device, report_location
+
+# A square in central Paris with a square hole; lon/lat as GeoJSON has them.
+OUTER = [[2.30, 48.84], [2.38, 48.84], [2.38, 48.88], [2.30, 48.88], [2.30, 48.84]]
+HOLE = [[2.33, 48.85], [2.35, 48.85], [2.35, 48.87], [2.33, 48.87], [2.33, 48.85]]
+PARIS_SQUARE = {"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [OUTER, HOLE]}}
+# Fiji's Taveuni straddles 180 degrees: RFC 7946 wants such an area cut in two.
+TAVEUNI = {
+    "type": "polygon",
+    "geometry": {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[179.7, -17.0], [180.0, -17.0], [180.0, -16.6], [179.7, -16.6], [179.7, -17.0]]],
+            [[[-180.0, -17.0], [-179.8, -17.0], [-179.8, -16.6], [-180.0, -16.6], [-180.0, -17.0]]],
+        ],
+    },
+}
+OSLO_CIRCLE = {"type": "circle", "lat": 59.9139, "lon": 10.7522, "radius_km": 2}
+
+# (token, lat, lon, targeted?)
+DEVICES = [
+    ("paris-in-west", 48.86, 2.31, True),
+    ("paris-in-east", 48.86, 2.37, True),
+    ("paris-edge-in", 48.8401, 2.34, True),  # ~11 m inside the south edge
+    ("paris-edge-out", 48.8399, 2.34, False),  # ~11 m outside it
+    ("paris-hole", 48.86, 2.34, False),
+    ("paris-outside", 48.90, 2.34, False),
+    ("taveuni-east", -16.8, -179.9, True),
+    ("taveuni-west", -16.8, 179.8, True),
+    ("taveuni-beyond", -16.8, -179.7, False),
+    ("oslo-centre", 59.9139, 10.7522, True),
+    ("oslo-5km", 59.9589, 10.7522, False),
+]
+
+
+def _place_devices(api: httpx.Client) -> None:
+    for token, lat, lon, _ in DEVICES:
+        report_location(api, register_device(api, token), lat, lon)
+
+
+def _reach(api: httpx.Client, operator_headers: dict[str, str], areas: list[Any]) -> int:
+    response = api.post("/v1/operator/reach", headers=operator_headers, json={"areas": areas})
+    assert response.status_code == 200, response.text
+    [reach] = response.json()["reach"]
+    assert reach["radius_km"] is None
+    return int(reach["devices"])
+
+
+def test_the_preview_counts_devices_in_the_polygon_but_not_in_its_hole(
+    api: httpx.Client, operator_headers: dict[str, str]
+) -> None:
+    _place_devices(api)
+    assert _reach(api, operator_headers, [PARIS_SQUARE]) == 3
+    assert _reach(api, operator_headers, [TAVEUNI]) == 2
+    assert _reach(api, operator_headers, [PARIS_SQUARE, TAVEUNI, OSLO_CIRCLE]) == 6
+    assert _reach(api, operator_headers, [OSLO_CIRCLE, OSLO_CIRCLE]) == 1, "a union counts once"
+
+
+def test_a_notice_for_a_union_of_areas_reaches_exactly_the_devices_inside(
+    api: httpx.Client,
+    worker: object,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    _place_devices(api)
+    areas = [PARIS_SQUARE, TAVEUNI, OSLO_CIRCLE]
+    body = notice_body(lat=48.86, lon=2.34, areas=areas)
+    del body["radius_km"]
+    submitted = api.post("/v1/notices", json=body, headers=agency_headers)
+    assert submitted.status_code == 201, submitted.text
+    assert submitted.json()["areas"] == areas
+    assert submitted.json()["radius_km"] is None
+    notice_id = submitted.json()["id"]
+
+    assert (
+        api.post(f"/v1/operator/notices/{notice_id}/approve", headers=operator_headers).status_code
+        == 200
+    )
+
+    targeted = {token for token, *_, inside in DEVICES if inside}
+    wait_until(
+        lambda: {m["message"]["token"] for m in sandbox.messages()} >= targeted,
+        timeout=60,
+        what="pushes to every device in the areas",
+    )
+    wait_until(
+        lambda: (
+            api.get(
+                f"/v1/operator/notices/{notice_id}/deliveries", headers=operator_headers
+            ).json()["by_status"]["pending"]
+            == 0
+        ),
+        timeout=30,
+        what="every delivery recorded",
+    )
+    received = Counter(m["message"]["token"] for m in sandbox.messages())
+    assert received == dict.fromkeys(targeted, 1)
+
+
+def test_areas_that_cannot_be_targeted_are_refused_with_the_reason(
+    api: httpx.Client, agency_headers: dict[str, str], operator_headers: dict[str, str]
+) -> None:
+    def submit(**overrides: Any) -> httpx.Response:
+        return api.post("/v1/notices", json=notice_body(**overrides), headers=agency_headers)
+
+    bowtie = {
+        "type": "polygon",
+        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+    }
+    across = {
+        "type": "polygon",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[179, 0], [-179, 0], [-179, 1], [179, 1], [179, 0]]],
+        },
+    }
+    cases = {
+        "self-intersection": (bowtie, "Self-intersection"),
+        "unsplit antimeridian": (across, "antimeridian"),
+        "open ring": (
+            {"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}},
+            "at least 4",
+        ),
+        "unknown type": ({"type": "hexagon"}, "type"),
+        "bad circle": ({"type": "circle", "lat": 0, "lon": 0, "radius_km": 900}, "500"),
+    }
+    for name, (area, reason) in cases.items():
+        response = submit(radius_km=None, areas=[area])
+        assert response.status_code == 422, name
+        assert reason in response.text, (name, response.text)
+
+    both = submit(areas=[OSLO_CIRCLE])
+    assert both.status_code == 422 and "either radius_km or areas" in both.text
+    neither = submit(radius_km=None)
+    assert neither.status_code == 422 and "either radius_km or areas" in neither.text
+    assert submit(radius_km=None, areas=[]).status_code == 422
+    assert submit(radius_km=None, areas=[OSLO_CIRCLE] * 21).status_code == 422
+
+    drawn = submit(radius_km=None, areas=[PARIS_SQUARE]).json()
+    retuned = api.post(
+        f"/v1/operator/notices/{drawn['id']}/approve",
+        json={"radius_km": 3},
+        headers=operator_headers,
+    )
+    assert retuned.status_code == 409 and "drawn areas" in retuned.text
+
+
+def test_the_reach_preview_wants_circles_or_areas(
+    api: httpx.Client, operator_headers: dict[str, str]
+) -> None:
+    for body in (
+        {"lat": 1, "lon": 2},
+        {"areas": [OSLO_CIRCLE], "lat": 1, "lon": 2, "radii_km": [1]},
+        {},
+    ):
+        response = api.post("/v1/operator/reach", headers=operator_headers, json=body)
+        assert response.status_code == 422, body
