@@ -1,5 +1,6 @@
 """Pure building of the pop-up text and push payload for a notice."""
 
+import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,11 +22,42 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{who}. Vu(e) pour la dernière fois à {place}, {time}. {description}",
     ),
 }
+_UPDATE_TITLE: dict[str, str] = {
+    "en": "Update: {title}",
+    "zh": "更新：{title}",
+    "es": "Actualización: {title}",
+    "fr": "Mise à jour : {title}",
+}
+# No name and no photo: a found person's identity leaves every public output.
+_FOUND: dict[str, tuple[str, str]] = {
+    "en": ("Found, thank you", "The person in the alert of {date} has been found. Thank you."),
+    "zh": ("已找到，谢谢", "{date}发布的寻人启事中的人已经找到。谢谢您的关注。"),
+    "es": (
+        "Encontrado, gracias",
+        "La persona de la alerta del {date} ha sido encontrada. Gracias.",
+    ),
+    "fr": ("Retrouvé(e), merci", "La personne de l'alerte du {date} a été retrouvée. Merci."),
+}
 _AGE: dict[str, str] = {
     "en": ", {age} years",
     "zh": "，{age}岁",
     "es": ", {age} años",
     "fr": ", {age} ans",
+}
+
+
+class PushKind(enum.StrEnum):
+    """Why a device gets a push: the first alert, a changed notice, or the happy ending."""
+
+    ALERT = "alert"
+    UPDATE = "update"
+    FOUND = "found"
+
+
+_DATA_TYPE = {
+    PushKind.ALERT: "missing_person",
+    PushKind.UPDATE: "missing_person_update",
+    PushKind.FOUND: "missing_person_found",
 }
 
 
@@ -67,19 +99,37 @@ def render(text: NoticeText, locale: str) -> tuple[str, str]:
     return title.format(name=text.person_name), rendered
 
 
-def build_push(text: NoticeText, *, token: str, locale: str, now: datetime) -> Push:
-    """The pop-up for one device; it expires with the notice and replaces earlier ones for it."""
-    title, body = render(text, locale)
+def render_found(text: NoticeText, locale: str) -> tuple[str, str]:
+    title, body = _FOUND[language_of(locale)]
+    return title, body.format(date=text.last_seen_at.astimezone(UTC).strftime("%Y-%m-%d"))
+
+
+def build_push(
+    text: NoticeText,
+    *,
+    token: str,
+    locale: str,
+    now: datetime,
+    kind: PushKind = PushKind.ALERT,
+) -> Push:
+    """The pop-up for one device; it expires with the notice and replaces earlier ones for it
+    (same collapse key), so an update or the found message takes the alert's place."""
+    if kind == PushKind.FOUND:
+        title, body = render_found(text, locale)
+    else:
+        title, body = render(text, locale)
+        if kind == PushKind.UPDATE:
+            title = _UPDATE_TITLE[language_of(locale)].format(title=title)
     return Push(
         token=token,
         title=title,
         body=body,
         data={
-            "type": "missing_person",
+            "type": _DATA_TYPE[kind],
             "notice_id": text.notice_id,
             "link": DEEP_LINK.format(notice_id=text.notice_id),
         },
         collapse_key=text.notice_id,
         ttl_seconds=max(0, int((text.expires_at - now).total_seconds())),
-        image_url=text.photo_url,
+        image_url=None if kind == PushKind.FOUND else text.photo_url,
     )

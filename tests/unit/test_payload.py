@@ -7,7 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifier.payload import MAX_BODY_CHARS, NoticeText, build_push, language_of, render
+from notifier.payload import (
+    MAX_BODY_CHARS,
+    NoticeText,
+    PushKind,
+    build_push,
+    language_of,
+    render,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NOTICE_ID = "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f"
@@ -145,3 +152,29 @@ def test_the_push_lives_until_the_notice_expires_and_never_negatively(
 ) -> None:
     push = build_push(replace(TEXT, expires_at=NOW + expires_in), token="t", locale="en", now=NOW)
     assert push.ttl_seconds == ttl
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "zh-CN", "es-ES", "fr-FR", "de-DE"])
+def test_the_found_message_names_no_one_and_shows_no_photo(locale: str) -> None:
+    push = build_push(TEXT, token="t", locale=locale, now=NOW, kind=PushKind.FOUND)
+    assert "Lily" not in push.title + push.body
+    assert "Red coat" not in push.body
+    assert "2026-11-23" in push.body
+    assert push.image_url is None
+    assert push.data["type"] == "missing_person_found"
+    assert push.collapse_key == NOTICE_ID, "it replaces the alert on the device"
+
+
+def test_an_update_says_so_and_replaces_the_alert() -> None:
+    alert = build_push(TEXT, token="t", locale="en-GB", now=NOW)
+    update = build_push(
+        replace(TEXT, description="Now wearing a blue coat."),
+        token="t",
+        locale="en-GB",
+        now=NOW,
+        kind=PushKind.UPDATE,
+    )
+    assert update.title == f"Update: {alert.title}"
+    assert "blue coat" in update.body
+    assert update.collapse_key == alert.collapse_key
+    assert update.data["type"] == "missing_person_update"
