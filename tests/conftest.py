@@ -93,7 +93,12 @@ def clean_db(database: str) -> Iterator[None]:
     for attempt in range(5):
         try:
             with get_engine().begin() as conn:
-                conn.execute(text("TRUNCATE deliveries, notices, devices, agencies"))
+                conn.execute(
+                    text(
+                        "TRUNCATE deliveries, sightings, idempotency_keys, webhook_events,"
+                        " agency_webhooks, notices, devices, agencies"
+                    )
+                )
             break
         except OperationalError as error:
             if "deadlock detected" not in str(error) or attempt == 4:
