@@ -5,11 +5,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from kit.models import Agency, Delivery, DeliveryStatus, Device, Notice, NoticeStatus, Platform
+from kit.models import (
+    Agency,
+    Delivery,
+    DeliveryStatus,
+    Device,
+    IdempotencyKey,
+    Notice,
+    NoticeStatus,
+    Platform,
+)
 
 
 def agency_by_key_hash(session: Session, key_hash: str) -> Agency | None:
@@ -102,3 +111,44 @@ def expire_due(session: Session, *, now: datetime) -> list[uuid.UUID]:
         .returning(Notice.id)
     )
     return [r[0] for r in rows]
+
+
+def claim_idempotency_key(
+    session: Session,
+    *,
+    agency_id: uuid.UUID,
+    key: str,
+    request_hash: str,
+    notice_id: uuid.UUID,
+    expired_before: datetime,
+) -> tuple[uuid.UUID, str]:
+    """Bind the key to `notice_id` unless it is bound already; returns the stored (notice id,
+    request hash). A concurrent request holding the same key makes the insert wait until it
+    commits (then its row is returned) or rolls back (then this one is stored)."""
+    session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.agency_id == agency_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at < expired_before,
+        )
+    )
+    claim = (
+        insert(IdempotencyKey)
+        .values(agency_id=agency_id, key=key, request_hash=request_hash, notice_id=notice_id)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.notice_id, IdempotencyKey.request_hash)
+    )
+    row: Any = (
+        session.execute(claim).first()
+        or session.execute(
+            select(IdempotencyKey.notice_id, IdempotencyKey.request_hash).where(
+                IdempotencyKey.agency_id == agency_id, IdempotencyKey.key == key
+            )
+        ).one()
+    )
+    return row[0], row[1]
+
+
+def purge_idempotency_keys(session: Session, *, before: datetime) -> int:
+    result: Any = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
+    return int(result.rowcount)

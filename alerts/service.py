@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from alerts import repository
 from alerts.credentials import new_secret
 from alerts.errors import Conflict, NotFound
+from alerts.idempotency import IdempotencyKeyReused, request_fingerprint
 from alerts.lifecycle import Action, next_status
 from alerts.schemas import (
     AgencyCreate,
@@ -53,9 +54,11 @@ def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]
     return agency, api_key
 
 
-def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate) -> Notice:
+def submit_notice(
+    session: Session, *, agency: Agency, data: NoticeCreate, notice_id: uuid.UUID | None = None
+) -> Notice:
     notice = Notice(
-        id=uuid.uuid4(),
+        id=notice_id or uuid.uuid4(),
         agency_id=agency.id,
         status=NoticeStatus.PENDING,
         person_name=data.person.name,
@@ -79,6 +82,32 @@ def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate) -> No
     session.refresh(notice)
     log.info("alerts.notice.submitted notice=%s agency=%s", notice.id, agency.id)
     return notice
+
+
+def submit_notice_once(
+    session: Session, *, agency: Agency, data: NoticeCreate, idempotency_key: str
+) -> tuple[Notice, bool]:
+    """Submit under an Idempotency-Key: the first request with the key creates the notice,
+    a repeat of the same request gets that notice back (replayed: True), another request
+    with the key is refused. Keys are remembered for `idempotency_key_hours`."""
+    fingerprint = request_fingerprint(data.model_dump())
+    notice_id = uuid.uuid4()
+    stored_id, stored_fingerprint = repository.claim_idempotency_key(
+        session,
+        agency_id=agency.id,
+        key=idempotency_key,
+        request_hash=fingerprint,
+        notice_id=notice_id,
+        expired_before=datetime.now(UTC) - timedelta(hours=get_settings().idempotency_key_hours),
+    )
+    if stored_id == notice_id:
+        return submit_notice(session, agency=agency, data=data, notice_id=notice_id), False
+    if stored_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used with a different request body; "
+            "use a new key for a new notice"
+        )
+    return session.get_one(Notice, stored_id), True
 
 
 def get_agency_notice(session: Session, *, agency: Agency, notice_id: uuid.UUID) -> Notice:

@@ -25,5 +25,6 @@ celery_app.conf.update(
     timezone="UTC",
     beat_schedule={
         "expire-notices": {"task": "alerts.expire_notices", "schedule": 60.0},
+        "purge-idempotency-keys": {"task": "alerts.purge_idempotency_keys", "schedule": 3600.0},
     },
 )

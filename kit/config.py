@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Messages per send_each call.")
 
+    idempotency_key_hours: float = Field(
+        24.0, gt=0, description="How long an Idempotency-Key of a notice submission holds."
+    )
+
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":
         if self.environment == "production" and self.operator_token == "dev-operator-token":
