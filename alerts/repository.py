@@ -18,6 +18,7 @@ from kit.models import (
     Notice,
     NoticeStatus,
     Platform,
+    Sighting,
 )
 
 
@@ -152,3 +153,49 @@ def claim_idempotency_key(
 def purge_idempotency_keys(session: Session, *, before: datetime) -> int:
     result: Any = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
     return int(result.rowcount)
+
+
+def active_notice(session: Session, notice_id: uuid.UUID) -> Notice | None:
+    return session.scalar(
+        select(Notice).where(Notice.id == notice_id, Notice.status == NoticeStatus.ACTIVE)
+    )
+
+
+def lock_device(session: Session, device_id: uuid.UUID) -> datetime:
+    """Serialize one device's writes until commit; returns the database's transaction time.
+    FOR NO KEY UPDATE does not block rows that merely reference the device (deliveries)."""
+    session.execute(select(Device.id).where(Device.id == device_id).with_for_update(key_share=True))
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    return now
+
+
+def recent_sighting_times(
+    session: Session,
+    *,
+    device_id: uuid.UUID,
+    since: datetime,
+    limit: int,
+    notice_id: uuid.UUID | None = None,
+) -> list[datetime]:
+    """Receive times of the device's newest sightings after `since`, newest first."""
+    query = select(Sighting.created_at).where(
+        Sighting.device_id == device_id, Sighting.created_at > since
+    )
+    if notice_id is not None:
+        query = query.where(Sighting.notice_id == notice_id)
+    return list(session.scalars(query.order_by(Sighting.created_at.desc()).limit(limit)))
+
+
+def list_sightings(
+    session: Session, *, notice_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[Sighting], int]:
+    total = session.scalar(select(func.count()).where(Sighting.notice_id == notice_id)) or 0
+    items = session.scalars(
+        select(Sighting)
+        .where(Sighting.notice_id == notice_id)
+        .order_by(Sighting.created_at.desc(), Sighting.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return items, total

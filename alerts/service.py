@@ -3,6 +3,7 @@ session commits once."""
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from geoalchemy2 import WKTElement
@@ -11,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from alerts import repository
 from alerts.credentials import new_secret
-from alerts.errors import Conflict, NotFound
+from alerts.errors import Conflict, NotFound, RateLimited
 from alerts.idempotency import IdempotencyKeyReused, request_fingerprint
 from alerts.lifecycle import Action, next_status
+from alerts.ratelimit import seconds_until_allowed
 from alerts.schemas import (
     AgencyCreate,
     Approval,
@@ -25,17 +27,19 @@ from alerts.schemas import (
     Reach,
     ReachPreview,
     ReachQuery,
+    SightingCreate,
 )
 from geo.regions import Circle, device_cell
 from geo.selection import count_recipients
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit
-from kit.models import Agency, DeliveryStatus, Device, Notice, NoticeStatus
+from kit.models import Agency, DeliveryStatus, Device, Notice, NoticeStatus, Sighting
 
 log = logging.getLogger(__name__)
 
 BROADCAST_TASK = "notifier.broadcast"
+SIGHTING_WINDOW = timedelta(hours=1)
 
 
 def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]:
@@ -236,3 +240,62 @@ def report_location(session: Session, *, device: Device, data: LocationReport) -
     device.located_at = data.at
     session.flush()
     return True
+
+
+def report_sighting(
+    session: Session, *, device: Device, notice_id: uuid.UUID, data: SightingCreate
+) -> Sighting:
+    """Store a device's sighting of an active notice's person. Any other notice is 404, so a
+    device learns nothing of notices that were never, or are no longer, public."""
+    notice = repository.active_notice(session, notice_id)
+    if notice is None:
+        raise NotFound("notice not found")
+    _limit_sightings(session, device_id=device.id, notice_id=notice_id)
+    sighting = Sighting(
+        id=uuid.uuid4(),
+        notice_id=notice_id,
+        device_id=device.id,
+        seen_at=data.seen_at,
+        lat=data.lat,
+        lon=data.lon,
+        accuracy_m=data.accuracy_m,
+        text=data.text,
+        contact=data.contact,
+    )
+    session.add(sighting)
+    session.flush()
+    session.refresh(sighting)
+    log.info("alerts.sighting.created sighting=%s notice=%s", sighting.id, notice_id)
+    return sighting
+
+
+def _limit_sightings(session: Session, *, device_id: uuid.UUID, notice_id: uuid.UUID) -> None:
+    """Per device, at most `sightings_per_device_hour` in any hour and
+    `sightings_per_notice_hour` about one notice. The device row is locked first, so
+    concurrent reports of one device are counted one after the other."""
+    settings = get_settings()
+    now = repository.lock_device(session, device_id)
+    since = now - SIGHTING_WINDOW
+    limits = [
+        (settings.sightings_per_device_hour, None, "sightings per hour from one device"),
+        (settings.sightings_per_notice_hour, notice_id, "sightings per hour about one notice"),
+    ]
+    for limit, about, what in limits:
+        times = repository.recent_sighting_times(
+            session, device_id=device_id, since=since, limit=limit, notice_id=about
+        )
+        wait = seconds_until_allowed(times, limit=limit, window=SIGHTING_WINDOW, now=now)
+        if wait is not None:
+            raise RateLimited(f"at most {limit} {what}", retry_after_s=wait)
+
+
+def notice_sightings(
+    session: Session, *, notice_id: uuid.UUID, agency: Agency | None, limit: int, offset: int
+) -> tuple[Sequence[Sighting], int]:
+    """The sightings of a notice, newest first: an agency's own notice, or any for operators
+    (agency None)."""
+    if agency is not None:
+        get_agency_notice(session, agency=agency, notice_id=notice_id)
+    elif session.get(Notice, notice_id) is None:
+        raise NotFound("notice not found")
+    return repository.list_sightings(session, notice_id=notice_id, limit=limit, offset=offset)

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     idempotency_key_hours: float = Field(
         24.0, gt=0, description="How long an Idempotency-Key of a notice submission holds."
     )
+    sightings_per_device_hour: int = Field(
+        20, ge=1, description="Sightings one device may send in any hour, over all notices."
+    )
+    sightings_per_notice_hour: int = Field(
+        5, ge=1, description="Sightings one device may send about one notice in any hour."
+    )
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":
