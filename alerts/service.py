@@ -5,6 +5,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from geoalchemy2 import WKTElement
 from sqlalchemy.exc import IntegrityError
@@ -24,21 +25,35 @@ from alerts.schemas import (
     DeviceRegistration,
     LocationReport,
     NoticeCreate,
+    NoticeOut,
     Reach,
     ReachPreview,
     ReachQuery,
     SightingCreate,
+    SightingOut,
+    WebhookConfig,
 )
+from alerts.webhooks import SIGHTING_CREATED, event_body, status_event
 from geo.regions import Circle, device_cell
 from geo.selection import count_recipients
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit
-from kit.models import Agency, DeliveryStatus, Device, Notice, NoticeStatus, Sighting
+from kit.models import (
+    Agency,
+    AgencyWebhook,
+    DeliveryStatus,
+    Device,
+    Notice,
+    NoticeStatus,
+    Sighting,
+    WebhookEvent,
+)
 
 log = logging.getLogger(__name__)
 
 BROADCAST_TASK = "notifier.broadcast"
+WEBHOOK_TASK = "alerts.deliver_webhook"
 SIGHTING_WINDOW = timedelta(hours=1)
 
 
@@ -148,6 +163,7 @@ def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval
     notice.expires_at = now + timedelta(hours=lifetime)
     session.flush()
     after_commit(session, lambda: _queue_broadcast(notice_id))
+    _record_status_event(session, notice)
     log.info("alerts.notice.approved notice=%s radius_km=%s", notice_id, notice.radius_km)
     return notice
 
@@ -158,6 +174,7 @@ def reject_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision)
     notice.decided_at = datetime.now(UTC)
     notice.decision_reason = decision.reason
     session.flush()
+    _record_status_event(session, notice)
     log.info("alerts.notice.rejected notice=%s", notice_id)
     return notice
 
@@ -169,6 +186,7 @@ def cancel_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision)
     notice.ended_at = datetime.now(UTC)
     notice.decision_reason = decision.reason or notice.decision_reason
     session.flush()
+    _record_status_event(session, notice)
     log.info("alerts.notice.cancelled notice=%s", notice_id)
     return notice
 
@@ -212,6 +230,7 @@ def expire_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
     expired = repository.expire_due(session, now=now)
     for notice_id in expired:
         log.info("alerts.notice.expired notice=%s", notice_id)
+        _record_status_event(session, session.get_one(Notice, notice_id))
     return expired
 
 
@@ -265,6 +284,12 @@ def report_sighting(
     session.add(sighting)
     session.flush()
     session.refresh(sighting)
+    _record_event(
+        session,
+        agency_id=notice.agency_id,
+        event_type=SIGHTING_CREATED,
+        data={"sighting": SightingOut.from_sighting(sighting).model_dump(mode="json")},
+    )
     log.info("alerts.sighting.created sighting=%s notice=%s", sighting.id, notice_id)
     return sighting
 
@@ -299,3 +324,71 @@ def notice_sightings(
     elif session.get(Notice, notice_id) is None:
         raise NotFound("notice not found")
     return repository.list_sightings(session, notice_id=notice_id, limit=limit, offset=offset)
+
+
+def set_webhook(
+    session: Session, *, agency_id: uuid.UUID, data: WebhookConfig
+) -> tuple[AgencyWebhook, str]:
+    """Point the agency's events at `data.url` with a new signing secret, which is returned
+    here only. The previous secret stops signing at once."""
+    if session.get(Agency, agency_id) is None:
+        raise NotFound("agency not found")
+    secret, _ = new_secret("whsec")
+    webhook = repository.upsert_webhook(
+        session, agency_id=agency_id, url=str(data.url), secret=secret
+    )
+    log.info("alerts.webhook.set agency=%s", agency_id)
+    return webhook, secret
+
+
+def get_webhook(session: Session, *, agency_id: uuid.UUID) -> AgencyWebhook:
+    webhook = session.get(AgencyWebhook, agency_id)
+    if webhook is None:
+        raise NotFound("no webhook configured")
+    return webhook
+
+
+def remove_webhook(session: Session, *, agency_id: uuid.UUID) -> None:
+    """No more events are recorded; pending ones fail at their next attempt."""
+    repository.delete_webhook(session, agency_id)
+    log.info("alerts.webhook.removed agency=%s", agency_id)
+
+
+def _record_status_event(session: Session, notice: Notice) -> None:
+    _record_event(
+        session,
+        agency_id=notice.agency_id,
+        event_type=status_event(notice.status),
+        data={"notice": NoticeOut.from_notice(notice).model_dump(mode="json")},
+    )
+
+
+def _record_event(
+    session: Session, *, agency_id: uuid.UUID, event_type: str, data: dict[str, Any]
+) -> None:
+    """Write the event to the outbox in the caller's transaction, if the agency has a webhook,
+    and queue its delivery once that transaction commits. If the broker is down then, beat's
+    `alerts.requeue_webhooks` queues it later."""
+    if session.get(AgencyWebhook, agency_id) is None:
+        return
+    event_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    body = event_body(event_id=event_id, event_type=event_type, created_at=now, data=data)
+    session.add(
+        WebhookEvent(
+            id=event_id,
+            agency_id=agency_id,
+            event_type=event_type,
+            body=body,
+            created_at=now,
+        )
+    )
+    session.flush()
+    after_commit(session, lambda: _queue_webhook(event_id))
+
+
+def _queue_webhook(event_id: uuid.UUID) -> None:
+    try:
+        celery_app.send_task(WEBHOOK_TASK, args=[str(event_id)])
+    except Exception:
+        log.exception("alerts.webhook.enqueue_failed event=%s", event_id)

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     sightings_per_notice_hour: int = Field(
         5, ge=1, description="Sightings one device may send about one notice in any hour."
     )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Per delivery attempt.")
+    webhook_max_attempts: int = Field(8, ge=1, description="Attempts before an event fails.")
+    webhook_retry_base_seconds: float = Field(
+        10.0, gt=0, description="First retry delay; it doubles each attempt, with jitter."
+    )
+    webhook_retry_cap_seconds: float = Field(
+        1800.0, gt=0, description="Longest retry delay, Retry-After included."
+    )
+    webhook_requeue_seconds: float = Field(
+        30.0, gt=0, description="How often beat re-queues due webhook events."
+    )
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":

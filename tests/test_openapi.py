@@ -31,6 +31,11 @@ PUBLIC_ROUTES = {
     ("POST", "/v1/notices/{notice_id}/sightings"),
     ("GET", "/v1/notices/{notice_id}/sightings"),
     ("GET", "/v1/operator/notices/{notice_id}/sightings"),
+    ("PUT", "/v1/webhook"),
+    ("GET", "/v1/webhook"),
+    ("DELETE", "/v1/webhook"),
+    ("GET", "/v1/webhook/events"),
+    ("PUT", "/v1/operator/agencies/{agency_id}/webhook"),
     ("GET", "/healthz"),
 }
 
@@ -105,6 +110,7 @@ def test_every_request_body_has_an_example_the_api_accepts(spec: dict[str, Any])
         "DeviceRegistration",
         "LocationReport",
         "SightingCreate",
+        "WebhookConfig",
     } <= bodies
     for name in sorted(bodies):
         examples = spec["components"]["schemas"][name].get("examples")
