@@ -39,6 +39,15 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class RateLimited(DomainError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 def _json_safe(value: Any) -> Any:
     """NaN and infinity (a body may say `NaN` or `1e400`) as strings: JSON has no such numbers."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -61,6 +70,8 @@ def install_error_handler(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _render(_: Request, error: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+        if isinstance(error, RateLimited):
+            headers = {"Retry-After": str(error.retry_after_s)}
         return JSONResponse(
             {"detail": error.detail, "code": error.code},
             status_code=error.status_code,

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, literal_column, select, update
@@ -11,13 +11,18 @@ from sqlalchemy.orm import Session
 
 from kit.models import (
     Agency,
+    AgencyWebhook,
     Delivery,
     DeliveryStatus,
     Device,
     ExpansionStep,
+    IdempotencyKey,
     Notice,
     NoticeStatus,
     Platform,
+    Sighting,
+    WebhookEvent,
+    WebhookEventStatus,
 )
 
 
@@ -152,3 +157,181 @@ def due_expansion_steps(session: Session, *, now: datetime) -> Sequence[Expansio
         .order_by(ExpansionStep.notice_id, ExpansionStep.after_minutes)
         .with_for_update(of=ExpansionStep, skip_locked=True)
     ).all()
+
+
+def claim_idempotency_key(
+    session: Session,
+    *,
+    agency_id: uuid.UUID,
+    key: str,
+    request_hash: str,
+    notice_id: uuid.UUID,
+    expired_before: datetime,
+) -> tuple[uuid.UUID, str]:
+    """Bind the key to `notice_id` unless it is bound already; returns the stored (notice id,
+    request hash). A concurrent request holding the same key makes the insert wait until it
+    commits (then its row is returned) or rolls back (then this one is stored)."""
+    session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.agency_id == agency_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at < expired_before,
+        )
+    )
+    claim = (
+        insert(IdempotencyKey)
+        .values(agency_id=agency_id, key=key, request_hash=request_hash, notice_id=notice_id)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.notice_id, IdempotencyKey.request_hash)
+    )
+    row: Any = (
+        session.execute(claim).first()
+        or session.execute(
+            select(IdempotencyKey.notice_id, IdempotencyKey.request_hash).where(
+                IdempotencyKey.agency_id == agency_id, IdempotencyKey.key == key
+            )
+        ).one()
+    )
+    return row[0], row[1]
+
+
+def purge_idempotency_keys(session: Session, *, before: datetime) -> int:
+    result: Any = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
+    return int(result.rowcount)
+
+
+def active_notice(session: Session, notice_id: uuid.UUID) -> Notice | None:
+    return session.scalar(
+        select(Notice).where(Notice.id == notice_id, Notice.status == NoticeStatus.ACTIVE)
+    )
+
+
+def lock_device(session: Session, device_id: uuid.UUID) -> datetime:
+    """Serialize one device's writes until commit; returns the database's transaction time.
+    FOR NO KEY UPDATE does not block rows that merely reference the device (deliveries)."""
+    session.execute(select(Device.id).where(Device.id == device_id).with_for_update(key_share=True))
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    return now
+
+
+def recent_sighting_times(
+    session: Session,
+    *,
+    device_id: uuid.UUID,
+    since: datetime,
+    limit: int,
+    notice_id: uuid.UUID | None = None,
+) -> list[datetime]:
+    """Receive times of the device's newest sightings after `since`, newest first."""
+    query = select(Sighting.created_at).where(
+        Sighting.device_id == device_id, Sighting.created_at > since
+    )
+    if notice_id is not None:
+        query = query.where(Sighting.notice_id == notice_id)
+    return list(session.scalars(query.order_by(Sighting.created_at.desc()).limit(limit)))
+
+
+def list_sightings(
+    session: Session, *, notice_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[Sighting], int]:
+    total = session.scalar(select(func.count()).where(Sighting.notice_id == notice_id)) or 0
+    items = session.scalars(
+        select(Sighting)
+        .where(Sighting.notice_id == notice_id)
+        .order_by(Sighting.created_at.desc(), Sighting.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return items, total
+
+
+def upsert_webhook(
+    session: Session, *, agency_id: uuid.UUID, url: str, secret: str
+) -> AgencyWebhook:
+    values = insert(AgencyWebhook).values(agency_id=agency_id, url=url, secret=secret)
+    upsert = values.on_conflict_do_update(
+        index_elements=[AgencyWebhook.agency_id],
+        set_={
+            "url": values.excluded.url,
+            "secret": values.excluded.secret,
+            "created_at": func.now(),
+        },
+    )
+    webhook = session.scalars(
+        upsert.returning(AgencyWebhook), execution_options={"populate_existing": True}
+    ).one()
+    return webhook
+
+
+def delete_webhook(session: Session, agency_id: uuid.UUID) -> None:
+    session.execute(delete(AgencyWebhook).where(AgencyWebhook.agency_id == agency_id))
+
+
+def list_webhook_events(
+    session: Session, *, agency_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[WebhookEvent], int]:
+    total = session.scalar(select(func.count()).where(WebhookEvent.agency_id == agency_id)) or 0
+    items = session.scalars(
+        select(WebhookEvent)
+        .where(WebhookEvent.agency_id == agency_id)
+        .order_by(WebhookEvent.created_at.desc(), WebhookEvent.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return items, total
+
+
+def claim_webhook_event(
+    session: Session, event_id: uuid.UUID, *, lease: timedelta
+) -> WebhookEvent | None:
+    """Take a due, pending event for one attempt: counts the attempt and moves its due time
+    past the lease, so no one else attempts it meanwhile and a crashed attempt is retried."""
+    return session.scalars(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.id == event_id,
+            WebhookEvent.status == WebhookEventStatus.PENDING,
+            WebhookEvent.next_attempt_at <= func.now(),
+        )
+        .values(attempts=WebhookEvent.attempts + 1, next_attempt_at=func.now() + lease)
+        .returning(WebhookEvent),
+        execution_options={"populate_existing": True},
+    ).one_or_none()
+
+
+def record_webhook_attempt(
+    session: Session,
+    event_id: uuid.UUID,
+    *,
+    status: WebhookEventStatus,
+    status_code: int | None,
+    error: str | None,
+    retry_in: timedelta | None = None,
+) -> None:
+    """The answer of the event's latest attempt; a pending event is due again `retry_in`
+    from now, by the database's clock, which the claim compares with."""
+    values: dict[str, Any] = {
+        "status": status,
+        "last_status_code": status_code,
+        "last_error": error,
+    }
+    if retry_in is not None:
+        values["next_attempt_at"] = func.now() + retry_in
+    if status == WebhookEventStatus.DELIVERED:
+        values["delivered_at"] = func.now()
+    session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(**values))
+
+
+def due_webhook_events(session: Session, *, limit: int) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(WebhookEvent.id)
+            .where(
+                WebhookEvent.status == WebhookEventStatus.PENDING,
+                WebhookEvent.next_attempt_at <= func.now(),
+            )
+            .order_by(WebhookEvent.next_attempt_at)
+            .limit(limit)
+        )
+    )

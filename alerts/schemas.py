@@ -1,6 +1,7 @@
 """Request and response bodies. Requests forbid unknown fields, so a client cannot smuggle
 `status` or `agency_id` into a notice."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
@@ -12,12 +13,24 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    UrlConstraints,
     field_validator,
     model_validator,
 )
 
 from geo.regions import polygon_from_geojson
-from kit.models import DeliveryStatus, Notice, NoticeStatus, Platform, Sex
+from kit.config import get_settings
+from kit.models import (
+    AgencyWebhook,
+    DeliveryStatus,
+    Notice,
+    NoticeStatus,
+    Platform,
+    Sex,
+    Sighting,
+    WebhookEvent,
+    WebhookEventStatus,
+)
 
 MIN_RADIUS_KM = 0.1
 MAX_RADIUS_KM = 500.0
@@ -490,6 +503,197 @@ class LocationReport(Request):
     at: PastTime
 
 
+class SightingCreate(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "seen_at": "2026-11-23T09:05:00Z",
+                    "lat": 51.5055,
+                    "lon": -0.1160,
+                    "accuracy_m": 15,
+                    "text": "Girl in a red coat with a yellow backpack, walking east with a man.",
+                    "contact": "+44 7700 900123",
+                }
+            ]
+        }
+    )
+
+    seen_at: PastTime
+    lat: Latitude
+    lon: Longitude
+    accuracy_m: float | None = Field(None, ge=0, le=100_000)
+    text: str = Field(min_length=1, max_length=2000, description="What was seen")
+    contact: str | None = Field(
+        None, min_length=1, max_length=200, description="How the agency may reach the reporter"
+    )
+
+
+_SIGHTING_EXAMPLE: dict[str, Any] = {
+    "id": "2c4e6a8b-1d3f-4a5c-8e7b-9f0a1b2c3d4e",
+    "notice_id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+    "device_id": "9d8c7b6a-5f4e-4d3c-9b2a-1f0e9d8c7b6a",
+    "seen_at": "2026-11-23T09:05:00Z",
+    "lat": 51.5055,
+    "lon": -0.1160,
+    "accuracy_m": 15,
+    "text": "Girl in a red coat with a yellow backpack, walking east with a man.",
+    "contact": "+44 7700 900123",
+    "received_at": "2026-11-23T09:06:12Z",
+}
+
+
+class SightingOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_SIGHTING_EXAMPLE]})
+
+    id: uuid.UUID
+    notice_id: uuid.UUID
+    device_id: uuid.UUID = Field(description="The reporting app install, to group its reports")
+    seen_at: datetime
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    text: str
+    contact: str | None
+    received_at: datetime
+
+    @classmethod
+    def from_sighting(cls, sighting: Sighting) -> "SightingOut":
+        return cls(
+            id=sighting.id,
+            notice_id=sighting.notice_id,
+            device_id=sighting.device_id,
+            seen_at=sighting.seen_at,
+            lat=sighting.lat,
+            lon=sighting.lon,
+            accuracy_m=sighting.accuracy_m,
+            text=sighting.text,
+            contact=sighting.contact,
+            received_at=sighting.created_at,
+        )
+
+
+class SightingPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [], "total": 0}]})
+
+    items: list[SightingOut]
+    total: int
+
+
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2048)]
+
+
+class WebhookConfig(Request):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"url": "https://agency.example/hexcast/events"}]}
+    )
+
+    url: WebhookUrl = Field(description="Receives a signed POST per event; https in production")
+
+    @field_validator("url")
+    @classmethod
+    def _https_in_production(cls, url: HttpUrl) -> HttpUrl:
+        if url.scheme != "https" and get_settings().environment == "production":
+            raise ValueError("must be an https URL")
+        return url
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://agency.example/hexcast/events",
+                    "created_at": "2026-11-23T08:00:00Z",
+                }
+            ]
+        }
+    )
+
+    url: str
+    created_at: datetime
+
+    @classmethod
+    def from_webhook(cls, webhook: AgencyWebhook) -> "WebhookOut":
+        return cls(url=webhook.url, created_at=webhook.created_at)
+
+
+class WebhookCreated(WebhookOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://agency.example/hexcast/events",
+                    "created_at": "2026-11-23T08:00:00Z",
+                    "secret": "whsec_Q2x9…",
+                }
+            ]
+        }
+    )
+
+    secret: str = Field(description="Shown once: the HMAC-SHA256 key of X-Hexcast-Signature")
+
+
+class WebhookEventOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c",
+                    "type": "sighting.created",
+                    "status": "pending",
+                    "attempts": 2,
+                    "last_status_code": 503,
+                    "last_error": None,
+                    "created_at": "2026-11-23T09:06:12Z",
+                    "next_attempt_at": "2026-11-23T09:06:52Z",
+                    "delivered_at": None,
+                    "payload": {
+                        "id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c",
+                        "type": "sighting.created",
+                        "created_at": "2026-11-23T09:06:12Z",
+                        "data": {"sighting": _SIGHTING_EXAMPLE},
+                    },
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    type: str
+    status: WebhookEventStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(description="When a pending event is tried next")
+    delivered_at: datetime | None
+    payload: dict[str, Any] = Field(description="The body every delivery of the event carries")
+
+    @classmethod
+    def from_event(cls, event: WebhookEvent) -> "WebhookEventOut":
+        pending = event.status == WebhookEventStatus.PENDING
+        return cls(
+            id=event.id,
+            type=event.event_type,
+            status=event.status,
+            attempts=event.attempts,
+            last_status_code=event.last_status_code,
+            last_error=event.last_error,
+            created_at=event.created_at,
+            next_attempt_at=event.next_attempt_at if pending else None,
+            delivered_at=event.delivered_at,
+            payload=json.loads(event.body),
+        )
+
+
+class WebhookEventPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [], "total": 0}]})
+
+    items: list[WebhookEventOut]
+    total: int
+
+
 class ErrorOut(BaseModel):
     detail: str
     code: str
@@ -502,5 +706,6 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
         403: "A valid credential of another role",
         404: "No such resource for this caller",
         409: "Conflicts with the resource's current state",
+        429: "Too many requests; Retry-After says when to try again",
     }
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}

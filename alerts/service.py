@@ -3,8 +3,10 @@ session commits once."""
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from geoalchemy2 import WKTElement
 from sqlalchemy.exc import IntegrityError
@@ -12,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from alerts import repository
 from alerts.credentials import new_secret
-from alerts.errors import Conflict, NotFound
+from alerts.errors import Conflict, NotFound, RateLimited
+from alerts.idempotency import IdempotencyKeyReused, request_fingerprint
 from alerts.lifecycle import Action, next_status
+from alerts.ratelimit import seconds_until_allowed
 from alerts.schemas import (
     AgencyCreate,
     Approval,
@@ -25,22 +29,38 @@ from alerts.schemas import (
     ExpansionStepOut,
     LocationReport,
     NoticeCreate,
+    NoticeOut,
     Reach,
     ReachPreview,
     ReachQuery,
+    SightingCreate,
+    SightingOut,
+    WebhookConfig,
     areas_json,
 )
+from alerts.webhooks import SIGHTING_CREATED, event_body, status_event
 from geo.regions import Circle, device_cell, region_from_json
 from geo.selection import count_recipients
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit
-from kit.models import Agency, DeliveryStatus, Device, Notice, NoticeStatus
+from kit.models import (
+    Agency,
+    AgencyWebhook,
+    DeliveryStatus,
+    Device,
+    Notice,
+    NoticeStatus,
+    Sighting,
+    WebhookEvent,
+)
 
 log = logging.getLogger(__name__)
 
 BROADCAST_TASK = "notifier.broadcast"
 EXPAND_TASK = "alerts.expand_notices"
+WEBHOOK_TASK = "alerts.deliver_webhook"
+SIGHTING_WINDOW = timedelta(hours=1)
 
 
 def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]:
@@ -59,9 +79,11 @@ def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]
     return agency, api_key
 
 
-def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate) -> Notice:
+def submit_notice(
+    session: Session, *, agency: Agency, data: NoticeCreate, notice_id: uuid.UUID | None = None
+) -> Notice:
     notice = Notice(
-        id=uuid.uuid4(),
+        id=notice_id or uuid.uuid4(),
         agency_id=agency.id,
         status=NoticeStatus.PENDING,
         person_name=data.person.name,
@@ -86,6 +108,32 @@ def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate) -> No
     session.refresh(notice)
     log.info("alerts.notice.submitted notice=%s agency=%s", notice.id, agency.id)
     return notice
+
+
+def submit_notice_once(
+    session: Session, *, agency: Agency, data: NoticeCreate, idempotency_key: str
+) -> tuple[Notice, bool]:
+    """Submit under an Idempotency-Key: the first request with the key creates the notice,
+    a repeat of the same request gets that notice back (replayed: True), another request
+    with the key is refused. Keys are remembered for `idempotency_key_hours`."""
+    fingerprint = request_fingerprint(data.model_dump())
+    notice_id = uuid.uuid4()
+    stored_id, stored_fingerprint = repository.claim_idempotency_key(
+        session,
+        agency_id=agency.id,
+        key=idempotency_key,
+        request_hash=fingerprint,
+        notice_id=notice_id,
+        expired_before=datetime.now(UTC) - timedelta(hours=get_settings().idempotency_key_hours),
+    )
+    if stored_id == notice_id:
+        return submit_notice(session, agency=agency, data=data, notice_id=notice_id), False
+    if stored_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used with a different request body; "
+            "use a new key for a new notice"
+        )
+    return session.get_one(Notice, stored_id), True
 
 
 def get_agency_notice(session: Session, *, agency: Agency, notice_id: uuid.UUID) -> Notice:
@@ -135,6 +183,7 @@ def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval
     notice.expires_at = now + timedelta(hours=lifetime)
     session.flush()
     after_commit(session, lambda: _queue_broadcast(notice_id))
+    _record_status_event(session, notice)
     log.info("alerts.notice.approved notice=%s radius_km=%s", notice_id, notice.radius_km)
     return notice
 
@@ -145,6 +194,7 @@ def reject_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision)
     notice.decided_at = datetime.now(UTC)
     notice.decision_reason = decision.reason
     session.flush()
+    _record_status_event(session, notice)
     log.info("alerts.notice.rejected notice=%s", notice_id)
     return notice
 
@@ -156,6 +206,7 @@ def cancel_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision)
     notice.ended_at = datetime.now(UTC)
     notice.decision_reason = decision.reason or notice.decision_reason
     session.flush()
+    _record_status_event(session, notice)
     log.info("alerts.notice.cancelled notice=%s", notice_id)
     return notice
 
@@ -282,6 +333,7 @@ def expire_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
     expired = repository.expire_due(session, now=now)
     for notice_id in expired:
         log.info("alerts.notice.expired notice=%s", notice_id)
+        _record_status_event(session, session.get_one(Notice, notice_id))
     return expired
 
 
@@ -310,3 +362,136 @@ def report_location(session: Session, *, device: Device, data: LocationReport) -
     device.located_at = data.at
     session.flush()
     return True
+
+
+def report_sighting(
+    session: Session, *, device: Device, notice_id: uuid.UUID, data: SightingCreate
+) -> Sighting:
+    """Store a device's sighting of an active notice's person. Any other notice is 404, so a
+    device learns nothing of notices that were never, or are no longer, public."""
+    notice = repository.active_notice(session, notice_id)
+    if notice is None:
+        raise NotFound("notice not found")
+    _limit_sightings(session, device_id=device.id, notice_id=notice_id)
+    sighting = Sighting(
+        id=uuid.uuid4(),
+        notice_id=notice_id,
+        device_id=device.id,
+        seen_at=data.seen_at,
+        lat=data.lat,
+        lon=data.lon,
+        accuracy_m=data.accuracy_m,
+        text=data.text,
+        contact=data.contact,
+    )
+    session.add(sighting)
+    session.flush()
+    session.refresh(sighting)
+    _record_event(
+        session,
+        agency_id=notice.agency_id,
+        event_type=SIGHTING_CREATED,
+        data={"sighting": SightingOut.from_sighting(sighting).model_dump(mode="json")},
+    )
+    log.info("alerts.sighting.created sighting=%s notice=%s", sighting.id, notice_id)
+    return sighting
+
+
+def _limit_sightings(session: Session, *, device_id: uuid.UUID, notice_id: uuid.UUID) -> None:
+    """Per device, at most `sightings_per_device_hour` in any hour and
+    `sightings_per_notice_hour` about one notice. The device row is locked first, so
+    concurrent reports of one device are counted one after the other."""
+    settings = get_settings()
+    now = repository.lock_device(session, device_id)
+    since = now - SIGHTING_WINDOW
+    limits = [
+        (settings.sightings_per_device_hour, None, "sightings per hour from one device"),
+        (settings.sightings_per_notice_hour, notice_id, "sightings per hour about one notice"),
+    ]
+    for limit, about, what in limits:
+        times = repository.recent_sighting_times(
+            session, device_id=device_id, since=since, limit=limit, notice_id=about
+        )
+        wait = seconds_until_allowed(times, limit=limit, window=SIGHTING_WINDOW, now=now)
+        if wait is not None:
+            raise RateLimited(f"at most {limit} {what}", retry_after_s=wait)
+
+
+def notice_sightings(
+    session: Session, *, notice_id: uuid.UUID, agency: Agency | None, limit: int, offset: int
+) -> tuple[Sequence[Sighting], int]:
+    """The sightings of a notice, newest first: an agency's own notice, or any for operators
+    (agency None)."""
+    if agency is not None:
+        get_agency_notice(session, agency=agency, notice_id=notice_id)
+    elif session.get(Notice, notice_id) is None:
+        raise NotFound("notice not found")
+    return repository.list_sightings(session, notice_id=notice_id, limit=limit, offset=offset)
+
+
+def set_webhook(
+    session: Session, *, agency_id: uuid.UUID, data: WebhookConfig
+) -> tuple[AgencyWebhook, str]:
+    """Point the agency's events at `data.url` with a new signing secret, which is returned
+    here only. The previous secret stops signing at once."""
+    if session.get(Agency, agency_id) is None:
+        raise NotFound("agency not found")
+    secret, _ = new_secret("whsec")
+    webhook = repository.upsert_webhook(
+        session, agency_id=agency_id, url=str(data.url), secret=secret
+    )
+    log.info("alerts.webhook.set agency=%s", agency_id)
+    return webhook, secret
+
+
+def get_webhook(session: Session, *, agency_id: uuid.UUID) -> AgencyWebhook:
+    webhook = session.get(AgencyWebhook, agency_id)
+    if webhook is None:
+        raise NotFound("no webhook configured")
+    return webhook
+
+
+def remove_webhook(session: Session, *, agency_id: uuid.UUID) -> None:
+    """No more events are recorded; pending ones fail at their next attempt."""
+    repository.delete_webhook(session, agency_id)
+    log.info("alerts.webhook.removed agency=%s", agency_id)
+
+
+def _record_status_event(session: Session, notice: Notice) -> None:
+    _record_event(
+        session,
+        agency_id=notice.agency_id,
+        event_type=status_event(notice.status),
+        data={"notice": NoticeOut.from_notice(notice).model_dump(mode="json")},
+    )
+
+
+def _record_event(
+    session: Session, *, agency_id: uuid.UUID, event_type: str, data: dict[str, Any]
+) -> None:
+    """Write the event to the outbox in the caller's transaction, if the agency has a webhook,
+    and queue its delivery once that transaction commits. If the broker is down then, beat's
+    `alerts.requeue_webhooks` queues it later."""
+    if session.get(AgencyWebhook, agency_id) is None:
+        return
+    event_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    body = event_body(event_id=event_id, event_type=event_type, created_at=now, data=data)
+    session.add(
+        WebhookEvent(
+            id=event_id,
+            agency_id=agency_id,
+            event_type=event_type,
+            body=body,
+            created_at=now,
+        )
+    )
+    session.flush()
+    after_commit(session, lambda: _queue_webhook(event_id))
+
+
+def _queue_webhook(event_id: uuid.UUID) -> None:
+    try:
+        celery_app.send_task(WEBHOOK_TASK, args=[str(event_id)])
+    except Exception:
+        log.exception("alerts.webhook.enqueue_failed event=%s", event_id)

@@ -26,5 +26,10 @@ celery_app.conf.update(
     beat_schedule={
         "expire-notices": {"task": "alerts.expire_notices", "schedule": 60.0},
         "expand-notices": {"task": "alerts.expand_notices", "schedule": 30.0},
+        "requeue-webhooks": {
+            "task": "alerts.requeue_webhooks",
+            "schedule": settings.webhook_requeue_seconds,
+        },
+        "purge-idempotency-keys": {"task": "alerts.purge_idempotency_keys", "schedule": 3600.0},
     },
 )

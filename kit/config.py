@@ -30,6 +30,27 @@ class Settings(BaseSettings):
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Messages per send_each call.")
 
+    idempotency_key_hours: float = Field(
+        24.0, gt=0, description="How long an Idempotency-Key of a notice submission holds."
+    )
+    sightings_per_device_hour: int = Field(
+        20, ge=1, description="Sightings one device may send in any hour, over all notices."
+    )
+    sightings_per_notice_hour: int = Field(
+        5, ge=1, description="Sightings one device may send about one notice in any hour."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Per delivery attempt.")
+    webhook_max_attempts: int = Field(8, ge=1, description="Attempts before an event fails.")
+    webhook_retry_base_seconds: float = Field(
+        10.0, gt=0, description="First retry delay; it doubles each attempt, with jitter."
+    )
+    webhook_retry_cap_seconds: float = Field(
+        1800.0, gt=0, description="Longest retry delay, Retry-After included."
+    )
+    webhook_requeue_seconds: float = Field(
+        30.0, gt=0, description="How often beat re-queues due webhook events."
+    )
+
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":
         if self.environment == "production" and self.operator_token == "dev-operator-token":

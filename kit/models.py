@@ -192,3 +192,89 @@ class Delivery(Base):
     message_name: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime] = _now_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyKey(Base):
+    """An agency's `Idempotency-Key` and the notice its first request created. The primary key
+    is what lets concurrent duplicates create exactly one notice: the second insert waits for
+    the first transaction and then finds its row. The notice is inserted after its key, in the
+    same transaction, so the foreign key is checked at commit."""
+
+    __tablename__ = "idempotency_keys"
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    notice_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notices.id", deferrable=True, initially="DEFERRED")
+    )
+    created_at: Mapped[datetime] = _now_column()
+
+
+class Sighting(Base):
+    """A report from an app user who believes they saw the person of an active notice."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (
+        Index("ix_sightings_notice_created", "notice_id", "created_at"),
+        Index("ix_sightings_device_created", "device_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id"))
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class AgencyWebhook(Base):
+    """Where an agency wants its events, and the secret they are signed with. The secret is
+    kept readable because HMAC signing needs it; it is shown to the agency only when issued."""
+
+    __tablename__ = "agency_webhooks"
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class WebhookEventStatus(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookEvent(Base):
+    """The outbox: an event is written in the transaction that caused it, so it survives a
+    broker outage; `next_attempt_at` is when it is due (or, while an attempt runs, when that
+    attempt's lease runs out)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_agency_created", "agency_id", "created_at"),
+        Index(
+            "ix_webhook_events_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[WebhookEventStatus] = mapped_column(
+        _enum(WebhookEventStatus, "webhook_event_status"), default=WebhookEventStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = _now_column()
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _now_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

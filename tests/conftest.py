@@ -41,6 +41,10 @@ os.environ.update(
     HEXCAST_FCM_PROJECT_ID="hexcast-test",
     HEXCAST_FCM_ENDPOINT=SANDBOX_URL,
     HEXCAST_FCM_CREDENTIALS_FILE=str(CREDENTIALS),
+    # Webhook retries within a test's patience: ~0.3 s, then ~0.6 s, then the event fails.
+    HEXCAST_WEBHOOK_RETRY_BASE_SECONDS="0.4",
+    HEXCAST_WEBHOOK_MAX_ATTEMPTS="3",
+    HEXCAST_WEBHOOK_TIMEOUT_SECONDS="5",
 )
 
 

@@ -16,7 +16,16 @@ from sqlalchemy import text
 from kit.db import get_sessionmaker
 from tests.helpers import notice_body, register_device, report_location
 
-TABLES = ("agencies", "notices", "devices", "deliveries")
+TABLES = (
+    "agencies",
+    "notices",
+    "devices",
+    "deliveries",
+    "sightings",
+    "idempotency_keys",
+    "agency_webhooks",
+    "webhook_events",
+)
 JSON = {"content-type": "application/json"}
 LOCATION = {"lat": 51.5033, "lon": -0.1196, "accuracy_m": 12}
 
@@ -24,7 +33,7 @@ LOCATION = {"lat": 51.5033, "lon": -0.1196, "accuracy_m": 12}
 def _table_contents() -> dict[str, list[Any]]:
     with get_sessionmaker()() as session:
         return {
-            table: list(session.scalars(text(f"SELECT to_jsonb(t) FROM {table} t ORDER BY id")))
+            table: list(session.scalars(text(f"SELECT to_jsonb(t) FROM {table} t ORDER BY 1")))
             for table in TABLES
         }
 

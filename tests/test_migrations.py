@@ -29,7 +29,17 @@ from kit.db import get_engine
 from kit.models import Base
 from tests.conftest import PG_PORT, ROOT, TEST_DB, _admin_connection
 
-HEXCAST_TABLES = {"agencies", "notices", "devices", "deliveries", "expansion_steps"}
+HEXCAST_TABLES = {
+    "expansion_steps",
+    "agencies",
+    "notices",
+    "devices",
+    "deliveries",
+    "sightings",
+    "idempotency_keys",
+    "agency_webhooks",
+    "webhook_events",
+}
 
 
 def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]

@@ -28,6 +28,14 @@ PUBLIC_ROUTES = {
     ("GET", "/v1/operator/notices/{notice_id}/deliveries"),
     ("POST", "/v1/devices"),
     ("PUT", "/v1/devices/me/location"),
+    ("POST", "/v1/notices/{notice_id}/sightings"),
+    ("GET", "/v1/notices/{notice_id}/sightings"),
+    ("GET", "/v1/operator/notices/{notice_id}/sightings"),
+    ("PUT", "/v1/webhook"),
+    ("GET", "/v1/webhook"),
+    ("DELETE", "/v1/webhook"),
+    ("GET", "/v1/webhook/events"),
+    ("PUT", "/v1/operator/agencies/{agency_id}/webhook"),
     ("GET", "/healthz"),
 }
 
@@ -96,7 +104,14 @@ def test_every_request_body_has_an_example_the_api_accepts(spec: dict[str, Any])
         if method in ("POST", "PUT") and "requestBody" in operation
         for name in _body_schema_names(operation)
     }
-    assert {"NoticeCreate", "AgencyCreate", "DeviceRegistration", "LocationReport"} <= bodies
+    assert {
+        "NoticeCreate",
+        "AgencyCreate",
+        "DeviceRegistration",
+        "LocationReport",
+        "SightingCreate",
+        "WebhookConfig",
+    } <= bodies
     for name in sorted(bodies):
         examples = spec["components"]["schemas"][name].get("examples")
         assert examples, f"{name} has no example"

@@ -1,11 +1,13 @@
 """Partner agencies submit and follow their own notices."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from alerts import repository, service
 from alerts.deps import CurrentAgency, SessionDep
+from alerts.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from alerts.schemas import MAX_OFFSET, NoticeCreate, NoticeOut, NoticePage, error_responses
 
 router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
@@ -15,12 +17,36 @@ router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NoticeOut,
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 403, 409),
     summary="Submit a missing-person notice",
 )
-def submit_notice(data: NoticeCreate, session: SessionDep, agency: CurrentAgency) -> NoticeOut:
+def submit_notice(
+    data: NoticeCreate,
+    session: SessionDep,
+    agency: CurrentAgency,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            pattern=KEY_PATTERN,
+            description="Makes retries safe: for 24 h, the same key and body return the "
+            "notice the first request created (201, `Idempotent-Replayed: true`); the same "
+            "key with another body is 409",
+        ),
+    ] = None,
+) -> NoticeOut:
     """The notice waits as `pending` until an operator approves it."""
-    return NoticeOut.from_notice(service.submit_notice(session, agency=agency, data=data))
+    if idempotency_key is None:
+        return NoticeOut.from_notice(service.submit_notice(session, agency=agency, data=data))
+    notice, replayed = service.submit_notice_once(
+        session, agency=agency, data=data, idempotency_key=idempotency_key
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return NoticeOut.from_notice(notice)
 
 
 @router.get(
