@@ -29,7 +29,14 @@ from kit.db import get_engine
 from kit.models import Base
 from tests.conftest import PG_PORT, ROOT, TEST_DB, _admin_connection
 
-HEXCAST_TABLES = {"agencies", "notices", "devices", "deliveries", "expansion_steps"}
+HEXCAST_TABLES = {
+    "agencies",
+    "notices",
+    "devices",
+    "deliveries",
+    "expansion_steps",
+    "cap_messages",
+}
 
 
 def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
@@ -117,7 +124,7 @@ def test_downgrade_to_base_and_upgrade_to_head_again(scratch_engine: Engine) -> 
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("status", "approved"), ("person_sex", "robot")],
+    [("status", "approved"), ("person_sex", "robot"), ("cap_status", "Draft")],
 )
 def test_the_database_itself_rejects_values_outside_the_enums(
     scratch_engine: Engine, column: str, value: str
