@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from alerts.endpoints import devices, operator, partner
+from alerts.endpoints import cap, devices, operator, partner
 from alerts.errors import install_error_handler
 from kit.logging import configure_logging
 
@@ -22,6 +22,7 @@ def create_app() -> FastAPI:
     app.include_router(partner.router)
     app.include_router(operator.router)
     app.include_router(devices.router)
+    app.include_router(cap.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:
