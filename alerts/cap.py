@@ -234,7 +234,7 @@ def parse_alert(document: bytes) -> CapAlert:
     return CapAlert(
         identifier=_required(root, "identifier"),
         sender=_required(root, "sender"),
-        sent=datetime.fromisoformat(_required(root, "sent")),
+        sent=_time(_required(root, "sent"), "sent"),
         status=_required(root, "status"),
         msg_type=_required(root, "msgType"),
         scope=_required(root, "scope"),
@@ -265,6 +265,14 @@ def _text(element: Any, name: str) -> str | None:
     return value or None
 
 
+def _time(text: str, name: str) -> datetime:
+    """A CAP date-time; the schema's pattern also lets a comma stand for the offset's sign."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise CapRejected([f"<{name}> {text!r} is not a date and time"]) from None
+
+
 def _required(element: Any, name: str) -> str:
     value = _text(element, name)
     if value is None:
@@ -285,7 +293,7 @@ def _info(element: Any) -> CapInfo:
         language=_text(element, "language") or "en-US",
         categories=tuple((c.text or "").strip() for c in element.iterfind(_q("category"))),
         event=_text(element, "event") or "",
-        onset=datetime.fromisoformat(onset) if onset else None,
+        onset=_time(onset, "onset") if onset else None,
         headline=_text(element, "headline"),
         description=_text(element, "description"),
         instruction=_text(element, "instruction"),

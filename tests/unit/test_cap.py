@@ -340,6 +340,12 @@ def test_malformed_xml_is_refused_with_the_parser_message() -> None:
         cap.parse_alert(b"")
 
 
+def test_a_time_the_schema_takes_but_python_does_not_is_refused() -> None:
+    midnight = EXAMPLE.replace(b"2026-11-23T08:40:00-00:00", b"2026-11-23T24:00:00-00:00")
+    with pytest.raises(cap.CapRejected, match="<sent> '2026-11-23T24:00:00-00:00' is not"):
+        cap.parse_alert(midnight)
+
+
 def test_a_document_over_the_size_limit_is_refused_before_parsing() -> None:
     with pytest.raises(cap.CapTooLarge):
         cap.parse_alert(b" " * (cap.MAX_DOCUMENT_BYTES + 1))
