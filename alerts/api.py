@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from alerts.endpoints import devices, operator, partner, sightings, webhooks
+from alerts.endpoints import cap, devices, operator, partner, sightings, webhooks
 from alerts.errors import install_error_handler
 from kit.logging import configure_logging
 
@@ -24,6 +24,7 @@ def create_app() -> FastAPI:
     app.include_router(devices.router)
     app.include_router(sightings.router)
     app.include_router(webhooks.router)
+    app.include_router(cap.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -5,13 +5,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, select, update
+from sqlalchemy import delete, func, literal_column, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from kit.models import (
     Agency,
     AgencyWebhook,
+    CapMessage,
     Delivery,
     DeliveryStatus,
     Device,
@@ -333,5 +334,47 @@ def due_webhook_events(session: Session, *, limit: int) -> list[uuid.UUID]:
             )
             .order_by(WebhookEvent.next_attempt_at)
             .limit(limit)
+        )
+    )
+
+
+def agency_name(session: Session, agency_id: uuid.UUID) -> str:
+    return session.scalars(select(Agency.name).where(Agency.id == agency_id)).one()
+
+
+def active_notices(session: Session, *, limit: int) -> Sequence[tuple[Notice, str]]:
+    """Active notices with their agency's name, most recently approved first."""
+    rows = session.execute(
+        select(Notice, Agency.name)
+        .join(Agency, Agency.id == Notice.agency_id)
+        .where(Notice.status == NoticeStatus.ACTIVE)
+        .order_by(Notice.decided_at.desc(), Notice.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def cap_message_notice(
+    session: Session, *, agency_id: uuid.UUID, sender: str, identifier: str
+) -> uuid.UUID | None:
+    return session.scalar(
+        select(CapMessage.notice_id).where(
+            CapMessage.agency_id == agency_id,
+            CapMessage.sender == sender,
+            CapMessage.identifier == identifier,
+        )
+    )
+
+
+def notices_of_cap_messages(
+    session: Session, *, agency_id: uuid.UUID, messages: Sequence[tuple[str, str]]
+) -> set[uuid.UUID]:
+    """The notices the agency's CAP messages named by (sender, identifier) belong to."""
+    if not messages:
+        return set()
+    pairs = tuple_(CapMessage.sender, CapMessage.identifier).in_(messages)
+    return set(
+        session.scalars(
+            select(CapMessage.notice_id).where(CapMessage.agency_id == agency_id, pairs)
         )
     )

@@ -22,6 +22,7 @@ from geo.regions import polygon_from_geojson
 from kit.config import get_settings
 from kit.models import (
     AgencyWebhook,
+    CapStatus,
     DeliveryStatus,
     Notice,
     NoticeStatus,
@@ -48,6 +49,8 @@ CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 # A unique B-tree index entry holds at most 2704 bytes (devices.fcm_token is one).
 MAX_FCM_TOKEN_BYTES = 2048
+# notices.decision_reason's length.
+MAX_REASON_CHARS = 500
 # PostgreSQL's LIMIT/OFFSET are bigints.
 MAX_OFFSET = 2**63 - 1
 
@@ -203,6 +206,35 @@ class NoticeCreate(Request):
         return self
 
 
+class NoticeUpdate(Request):
+    """What an agency may change in its pending or active notice. On an active notice the
+    new area is broadcast at once: devices in it that the notice has not reached yet get it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"description": "Now wearing a blue raincoat over the red coat.", "radius_km": 8}
+            ]
+        }
+    )
+
+    description: str | None = Field(None, min_length=1, max_length=2000)
+    photo_url: HttpUrl | None = Field(None, description="null removes the photo")
+    radius_km: RadiusKm | None = Field(None, description="Target this circle instead")
+    areas: Areas | None = Field(None, description="Or these drawn areas instead")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("give description, photo_url, radius_km or areas to change")
+        if self.radius_km is not None and self.areas is not None:
+            raise ValueError("give either radius_km or areas as the target")
+        for name in ("description", "radius_km", "areas"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
 class NoticeOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -217,6 +249,10 @@ class NoticeOut(BaseModel):
                     "decision_reason": None,
                     "expires_at": None,
                     "ended_at": None,
+                    "cap_status": "Actual",
+                    "texts": None,
+                    "revision": 0,
+                    "revised_at": None,
                 }
             ]
         }
@@ -236,6 +272,12 @@ class NoticeOut(BaseModel):
     decision_reason: str | None
     expires_at: datetime | None
     ended_at: datetime | None
+    cap_status: CapStatus
+    texts: dict[str, dict[str, str]] | None = Field(
+        description="Wording by language, from a CAP alert's <info> blocks"
+    )
+    revision: int = Field(description="How often the agency has updated the notice")
+    revised_at: datetime | None
 
     @classmethod
     def from_notice(cls, notice: Notice) -> "NoticeOut":
@@ -265,6 +307,10 @@ class NoticeOut(BaseModel):
             decision_reason=notice.decision_reason,
             expires_at=notice.expires_at,
             ended_at=notice.ended_at,
+            cap_status=notice.cap_status,
+            texts=notice.texts,
+            revision=notice.revision,
+            revised_at=notice.revised_at,
         )
 
 
@@ -289,7 +335,7 @@ class Approval(Request):
 class Decision(Request):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Duplicate of 4411"}]})
 
-    reason: str | None = Field(None, max_length=500)
+    reason: str | None = Field(None, max_length=MAX_REASON_CHARS)
 
 
 class DeliveryStats(BaseModel):

@@ -3,7 +3,7 @@ session commits once."""
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -12,13 +12,14 @@ from geoalchemy2 import WKTElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts import repository
+from alerts import atom, cap, repository
 from alerts.credentials import new_secret
 from alerts.errors import Conflict, NotFound, RateLimited
 from alerts.idempotency import IdempotencyKeyReused, request_fingerprint
 from alerts.lifecycle import Action, next_status
 from alerts.ratelimit import seconds_until_allowed
 from alerts.schemas import (
+    MAX_REASON_CHARS,
     AgencyCreate,
     Approval,
     Decision,
@@ -30,6 +31,7 @@ from alerts.schemas import (
     LocationReport,
     NoticeCreate,
     NoticeOut,
+    NoticeUpdate,
     Reach,
     ReachPreview,
     ReachQuery,
@@ -47,6 +49,7 @@ from kit.db import after_commit
 from kit.models import (
     Agency,
     AgencyWebhook,
+    CapMessage,
     DeliveryStatus,
     Device,
     Notice,
@@ -61,6 +64,7 @@ BROADCAST_TASK = "notifier.broadcast"
 EXPAND_TASK = "alerts.expand_notices"
 WEBHOOK_TASK = "alerts.deliver_webhook"
 SIGHTING_WINDOW = timedelta(hours=1)
+MAX_FEED_ENTRIES = 50
 
 
 def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]:
@@ -209,6 +213,182 @@ def cancel_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision)
     _record_status_event(session, notice)
     log.info("alerts.notice.cancelled notice=%s", notice_id)
     return notice
+
+
+def _locked_agency_notice(session: Session, *, agency: Agency, notice_id: uuid.UUID) -> Notice:
+    notice = repository.notice_for_update(session, notice_id)
+    if notice is None or notice.agency_id != agency.id:
+        raise NotFound("notice not found")
+    return notice
+
+
+def update_notice(
+    session: Session,
+    *,
+    agency: Agency,
+    notice_id: uuid.UUID,
+    changes: NoticeUpdate,
+    texts: dict[str, dict[str, str]] | None = None,
+) -> Notice:
+    """Change what the agency may change in its pending or active notice. `texts` replaces
+    the wording by language (a CAP Update); a new description alone keeps only the notice's
+    own language's wording, since translations of the old one no longer match. An active
+    notice is broadcast again once the change commits: devices in the new area that it has
+    not reached yet get it."""
+    notice = _locked_agency_notice(session, agency=agency, notice_id=notice_id)
+    if notice.status not in (NoticeStatus.PENDING, NoticeStatus.ACTIVE):
+        raise Conflict(f"a notice that is {notice.status} cannot be updated")
+    changed = changes.model_fields_set
+    if changes.description is not None:
+        notice.person_description = changes.description
+        if texts is None and notice.texts:
+            own = notice.texts.get(notice.language, {})
+            texts = {notice.language: {**own, "description": changes.description}}
+    if "photo_url" in changed:
+        notice.photo_url = str(changes.photo_url) if changes.photo_url else None
+    if changes.areas is not None:
+        notice.target_areas = areas_json(changes.areas)
+        notice.radius_km = None
+        repository.replace_pending_steps(session, notice.id, [])
+    elif changes.radius_km is not None:
+        notice.target_areas = None
+        notice.radius_km = changes.radius_km
+    if texts is not None:
+        notice.texts = texts
+    notice.revision += 1
+    notice.revised_at = datetime.now(UTC)
+    session.flush()
+    if notice.status == NoticeStatus.ACTIVE:
+        after_commit(session, lambda: _queue_broadcast(notice_id))
+    log.info(
+        "alerts.notice.updated notice=%s revision=%d fields=%s",
+        notice_id,
+        notice.revision,
+        ",".join(sorted(changed)),
+    )
+    return notice
+
+
+def cancel_agency_notice(
+    session: Session, *, agency: Agency, notice_id: uuid.UUID, decision: Decision
+) -> Notice:
+    """The agency withdraws its own notice, as an operator can cancel any."""
+    get_agency_notice(session, agency=agency, notice_id=notice_id)
+    return cancel_notice(session, notice_id=notice_id, decision=decision)
+
+
+def import_cap_alert(session: Session, *, agency: Agency, document: bytes) -> tuple[Notice, bool]:
+    """Act on a CAP 1.2 message: an Alert submits a notice, an Update changes the notice its
+    `references` name, a Cancel cancels it. Returns the notice and whether it is new.
+    References are the agency's own earlier messages; a message is taken once."""
+    alert = cap.parse_alert(document)
+    cap.check_message(alert)
+    earlier = repository.cap_message_notice(
+        session, agency_id=agency.id, sender=alert.sender, identifier=alert.identifier
+    )
+    if earlier is not None:
+        raise _repeated(alert, earlier)
+    if alert.msg_type == "Alert":
+        imported = cap.notice_from_alert(alert)
+        notice = submit_notice(session, agency=agency, data=imported.notice)
+        notice.cap_status = imported.cap_status
+        notice.texts = imported.texts
+    else:
+        notice_id = _referenced_notice(session, agency=agency, alert=alert)
+        if alert.msg_type == "Update":
+            current = get_agency_notice(session, agency=agency, notice_id=notice_id)
+            update = cap.changes_from_alert(
+                alert,
+                language=current.language,
+                last_seen=(current.last_seen_lat, current.last_seen_lon),
+            )
+            notice = update_notice(
+                session,
+                agency=agency,
+                notice_id=notice_id,
+                changes=update.changes,
+                texts=update.texts,
+            )
+        else:
+            reason = alert.note[:MAX_REASON_CHARS] if alert.note else None
+            notice = cancel_notice(session, notice_id=notice_id, decision=Decision(reason=reason))
+    message = CapMessage(
+        agency_id=agency.id,
+        notice_id=notice.id,
+        sender=alert.sender,
+        identifier=alert.identifier,
+        sent=alert.sent,
+        msg_type=alert.msg_type,
+    )
+    try:
+        with session.begin_nested():  # the same message posted twice at once loses here
+            session.add(message)
+    except IntegrityError:
+        raise _repeated(alert, notice.id) from None
+    session.flush()
+    log.info(
+        "alerts.cap.imported agency=%s notice=%s msg_type=%s identifier=%s",
+        agency.id,
+        notice.id,
+        alert.msg_type,
+        alert.identifier,
+    )
+    return notice, alert.msg_type == "Alert"
+
+
+def _repeated(alert: cap.CapAlert, notice_id: uuid.UUID) -> Conflict:
+    return Conflict(
+        f"CAP message {alert.identifier} from {alert.sender} was already received "
+        f"(notice {notice_id})"
+    )
+
+
+def _referenced_notice(session: Session, *, agency: Agency, alert: cap.CapAlert) -> uuid.UUID:
+    found = repository.notices_of_cap_messages(
+        session,
+        agency_id=agency.id,
+        messages=[(r.sender, r.identifier) for r in alert.references],
+    )
+    if not found:
+        named = ", ".join(f"{r.identifier} from {r.sender}" for r in alert.references)
+        raise NotFound(f"no notice of this agency came from the referenced message ({named})")
+    if len(found) > 1:
+        raise cap.CapRejected(["<references> name messages of more than one notice"])
+    return found.pop()
+
+
+def get_notice(session: Session, *, notice_id: uuid.UUID) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound("notice not found")
+    return notice
+
+
+def notice_as_cap(session: Session, *, notice: Notice) -> bytes:
+    return cap.alert_document(
+        notice,
+        agency_name=repository.agency_name(session, notice.agency_id),
+        sender=get_settings().cap_sender,
+    )
+
+
+def active_notice_as_cap(session: Session, *, notice_id: uuid.UUID) -> bytes:
+    """Active notices are public alerts; any other is not found here."""
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.status != NoticeStatus.ACTIVE:
+        raise NotFound("no active notice with this id")
+    return notice_as_cap(session, notice=notice)
+
+
+def active_feed(session: Session, *, feed_url: str, cap_url: Callable[[uuid.UUID], str]) -> bytes:
+    """The Atom feed of the newest active notices, each with its CAP alert inline."""
+    entries = [
+        atom.FeedEntry(notice=notice, agency_name=name, cap_url=cap_url(notice.id))
+        for notice, name in repository.active_notices(session, limit=MAX_FEED_ENTRIES)
+    ]
+    return atom.feed_document(
+        entries, feed_url=feed_url, sender=get_settings().cap_sender, now=datetime.now(UTC)
+    )
 
 
 def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         description="Base URL of the FCM HTTP v1 API; the sandbox's URL in dev and tests.",
     )
 
+    cap_sender: str = Field(
+        "alerts@hexcast.example",
+        description="CAP <sender> of the alerts hexcast writes: an address the deployment owns.",
+    )
+
     location_freshness_hours: float = Field(72.0, description="Default location window")
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Messages per send_each call.")

@@ -63,6 +63,14 @@ class NoticeStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class CapStatus(enum.StrEnum):
+    """CAP's message status, apart from the lifecycle status: whether a notice is real."""
+
+    ACTUAL = "Actual"
+    EXERCISE = "Exercise"
+    TEST = "Test"
+
+
 class Sex(enum.StrEnum):
     FEMALE = "female"
     MALE = "male"
@@ -121,12 +129,39 @@ class Notice(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cap_status: Mapped[CapStatus] = mapped_column(
+        _enum(CapStatus, "cap_status"), default=CapStatus.ACTUAL, server_default="Actual"
+    )
+    # Localized texts, one per language of a CAP alert's <info> blocks:
+    # {language: {"headline": …, "description": …, "instruction": …}}.
+    texts: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSONB)
+    # How often the agency has updated the notice; CAP exports name each update by it.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    revised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def target_region(self) -> Region:
         if self.target_areas:
             return region_from_json(self.target_areas)
         assert self.radius_km is not None, "a notice without areas has a radius"
         return (Circle(self.last_seen_lat, self.last_seen_lon, self.radius_km * 1000.0),)
+
+
+class CapMessage(Base):
+    """A CAP message an agency posted and the notice it created or changed. CAP names earlier
+    messages by sender and identifier (`references`), so Updates and Cancels find their
+    notice here; a message is accepted once per agency."""
+
+    __tablename__ = "cap_messages"
+    __table_args__ = (UniqueConstraint("agency_id", "sender", "identifier"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
+    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(255))
+    identifier: Mapped[str] = mapped_column(String(255))
+    sent: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    msg_type: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = _now_column()
 
 
 class ExpansionStep(Base):

@@ -39,6 +39,7 @@ HEXCAST_TABLES = {
     "idempotency_keys",
     "agency_webhooks",
     "webhook_events",
+    "cap_messages",
 }
 
 
@@ -127,7 +128,7 @@ def test_downgrade_to_base_and_upgrade_to_head_again(scratch_engine: Engine) -> 
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("status", "approved"), ("person_sex", "robot")],
+    [("status", "approved"), ("person_sex", "robot"), ("cap_status", "Draft")],
 )
 def test_the_database_itself_rejects_values_outside_the_enums(
     scratch_engine: Engine, column: str, value: str

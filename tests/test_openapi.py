@@ -37,6 +37,12 @@ PUBLIC_ROUTES = {
     ("GET", "/v1/webhook/events"),
     ("PUT", "/v1/operator/agencies/{agency_id}/webhook"),
     ("GET", "/healthz"),
+    ("PATCH", "/v1/notices/{notice_id}"),
+    ("POST", "/v1/notices/{notice_id}/cancel"),
+    ("GET", "/v1/notices/{notice_id}/cap"),
+    ("POST", "/v1/cap/alerts"),
+    ("GET", "/v1/feed/active.atom"),
+    ("GET", "/v1/feed/notices/{notice_id}/cap"),
 }
 
 
@@ -54,7 +60,11 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _body_schema_names(operation: dict[str, Any]) -> list[str]:
-    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    """The JSON body's schema names; none for a body of another type (CAP XML)."""
+    json_body = operation["requestBody"]["content"].get("application/json")
+    if json_body is None:
+        return []
+    schema = json_body["schema"]
     refs = [schema.get("$ref")] + [option.get("$ref") for option in schema.get("anyOf", [])]
     return [ref.rsplit("/", 1)[-1] for ref in refs if ref]
 
@@ -101,7 +111,7 @@ def test_every_request_body_has_an_example_the_api_accepts(spec: dict[str, Any])
     bodies = {
         name
         for method, _, operation in _operations(spec)
-        if method in ("POST", "PUT") and "requestBody" in operation
+        if method in ("POST", "PUT", "PATCH") and "requestBody" in operation
         for name in _body_schema_names(operation)
     }
     assert {
@@ -111,6 +121,7 @@ def test_every_request_body_has_an_example_the_api_accepts(spec: dict[str, Any])
         "LocationReport",
         "SightingCreate",
         "WebhookConfig",
+        "NoticeUpdate",
     } <= bodies
     for name in sorted(bodies):
         examples = spec["components"]["schemas"][name].get("examples")
@@ -128,3 +139,17 @@ def test_each_audience_has_its_credential_scheme(spec: dict[str, Any]) -> None:
         ("apiKey", "X-Device-Key"),
         ("http", "bearer"),
     ]
+
+
+def test_the_cap_example_is_a_document_the_api_imports(
+    spec: dict[str, Any], api: httpx.Client, agency_headers: dict[str, str]
+) -> None:
+    body = spec["paths"]["/v1/cap/alerts"]["post"]["requestBody"]["content"]
+    example = body["application/cap+xml"]["example"]
+    response = api.post(
+        "/v1/cap/alerts",
+        content=example.encode(),
+        headers={**agency_headers, "Content-Type": "application/cap+xml"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["person"]["name"] == "Lily Chen"

@@ -3,12 +3,20 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Response, status
 
 from alerts import repository, service
 from alerts.deps import CurrentAgency, SessionDep
 from alerts.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
-from alerts.schemas import MAX_OFFSET, NoticeCreate, NoticeOut, NoticePage, error_responses
+from alerts.schemas import (
+    MAX_OFFSET,
+    Decision,
+    NoticeCreate,
+    NoticeOut,
+    NoticePage,
+    NoticeUpdate,
+    error_responses,
+)
 
 router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
 
@@ -74,3 +82,36 @@ def list_notices(
 ) -> NoticePage:
     items, total = repository.list_notices(session, agency_id=agency.id, limit=limit, offset=offset)
     return NoticePage(items=[NoticeOut.from_notice(n) for n in items], total=total)
+
+
+@router.patch(
+    "/{notice_id}",
+    response_model=NoticeOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Change the description, photo or target area of a pending or active notice",
+)
+def update_notice(
+    notice_id: uuid.UUID, changes: NoticeUpdate, session: SessionDep, agency: CurrentAgency
+) -> NoticeOut:
+    """On an active notice the change is broadcast at once: devices in the new area that the
+    notice has not reached yet get it."""
+    notice = service.update_notice(session, agency=agency, notice_id=notice_id, changes=changes)
+    return NoticeOut.from_notice(notice)
+
+
+@router.post(
+    "/{notice_id}/cancel",
+    response_model=NoticeOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Cancel one of the agency's pending or active notices; unsent pushes stop",
+)
+def cancel_notice(
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    agency: CurrentAgency,
+    decision: Decision | None = Body(None),
+) -> NoticeOut:
+    notice = service.cancel_agency_notice(
+        session, agency=agency, notice_id=notice_id, decision=decision or Decision()
+    )
+    return NoticeOut.from_notice(notice)
