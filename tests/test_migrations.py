@@ -29,7 +29,7 @@ from kit.db import get_engine
 from kit.models import Base
 from tests.conftest import PG_PORT, ROOT, TEST_DB, _admin_connection
 
-HEXCAST_TABLES = {"agencies", "notices", "devices", "deliveries"}
+HEXCAST_TABLES = {"agencies", "notices", "devices", "deliveries", "dispatch_chunks"}
 
 
 def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
