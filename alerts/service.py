@@ -141,19 +141,38 @@ def cancel_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision)
 
 
 def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
-    if session.get(Notice, notice_id) is None:
+    """Where the notice's broadcast stands. Complete once every chunk has claimed its
+    recipients and no delivery is pending: each device got its push or a final error."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
         raise NotFound("notice not found")
     by_status = dict.fromkeys(DeliveryStatus, 0)
     failed: dict[str, int] = {}
-    for status, error_code, count in repository.delivery_counts(session, notice_id):
-        by_status[status] += count
-        if status == DeliveryStatus.FAILED and error_code:
-            failed[error_code] = failed.get(error_code, 0) + count
+    retrying = 0
+    sent_times: list[datetime] = []
+    for group in repository.delivery_groups(session, notice_id):
+        by_status[group.status] += group.count
+        if group.status == DeliveryStatus.FAILED and group.error_code:
+            failed[group.error_code] = failed.get(group.error_code, 0) + group.count
+        if group.status == DeliveryStatus.PENDING and group.error_code:
+            retrying += group.count
+        sent_times += [t for t in (group.first_sent_at, group.last_sent_at) if t is not None]
+    chunks, chunks_pending = repository.chunk_counts(session, notice_id)
+
+    def after_approval(at: datetime | None) -> float | None:
+        if at is None or notice.decided_at is None:
+            return None
+        return round((at - notice.decided_at).total_seconds(), 3)
+
     return DeliveryStats(
         notice_id=notice_id,
         targeted=sum(by_status.values()),
         by_status=by_status,
         failed_by_reason=failed,
+        retrying=retrying,
+        complete=chunks > 0 and chunks_pending == 0 and by_status[DeliveryStatus.PENDING] == 0,
+        first_sent_after_s=after_approval(min(sent_times, default=None)),
+        last_sent_after_s=after_approval(max(sent_times, default=None)),
     )
 
 
