@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -114,9 +115,10 @@ def clean_db(database: str, broker: "Service") -> Iterator[None]:
 
 
 class Service:
-    """A server process that tests may stop, kill and start again. It runs in a process
-    group of its own, so that a kill takes its children (a worker's pool) with it; its log
-    collects every run, and readiness is read from what the current run wrote."""
+    """A server process that tests may stop, kill and start again, or revive as a process
+    supervisor would once it exited on its own. It runs in a process group of its own, so
+    that a kill takes its children (a worker's pool) with it; its log collects every run,
+    and readiness is read from what the current run wrote."""
 
     def __init__(
         self,
@@ -132,12 +134,25 @@ class Service:
         self.env = {**os.environ, **(env or {})}
         self.log = RUN_DIR / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.revivals = 0
+        self._lock = threading.RLock()
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def revive_if_exited(self) -> None:
+        """Start it again if it exited without being stopped or killed."""
+        with self._lock:
+            if self.process is not None and self.process.poll() is not None:
+                self.revivals += 1
+                self.start()
+
     def start(self, timeout: float = 30) -> None:
+        with self._lock:
+            self._start(timeout)
+
+    def _start(self, timeout: float) -> None:
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         offset = self.log.stat().st_size if self.log.exists() else 0
         self.process = subprocess.Popen(
@@ -161,23 +176,45 @@ class Service:
     def stop(self) -> None:
         """Ask it to shut down (a worker finishes its running tasks first); kill it after
         30 s."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self.process = None
+        with self._lock:
+            if self.process is None:
+                return
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.process = None
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown, no acknowledgement, no cleanup."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):  # the whole group had exited
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-        self.process = None
+        with self._lock:
+            if self.process is None:
+                return
+            with contextlib.suppress(ProcessLookupError):  # the whole group had exited
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+
+@contextlib.contextmanager
+def supervised(services: list[Service]) -> Iterator[None]:
+    """Revive any of `services` that exits on its own, as systemd or Docker's restart policy
+    would, until the block ends. `services` may grow meanwhile."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            for service in list(services):
+                service.revive_if_exited()
+
+    watcher = threading.Thread(target=watch, name="supervisor", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def celery_worker(name: str, *, concurrency: int = 2, **settings: str) -> Service:
@@ -292,14 +329,9 @@ def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="session")
-def worker(database: str, sandbox_server: str, broker: Service) -> Iterator[Service]:
-    """A real Celery worker process (prefork, two children) on a purged test queue, and
-    Celery beat beside it, which runs the reconciler. Tests that need workers of their own
-    stop this one and start it again."""
-    from kit.celery import celery_app
-
-    celery_app.control.purge()
-    beat = Service(
+def beat(database: str, broker: Service) -> Iterator[Service]:
+    """Celery beat, which runs the reconciler."""
+    service = Service(
         "celery-beat",
         [
             sys.executable,
@@ -315,12 +347,23 @@ def worker(database: str, sandbox_server: str, broker: Service) -> Iterator[Serv
         ],
         ready=lambda log: b"beat: Starting" in log,
     )
-    session_worker = celery_worker("celery-worker")
-    beat.start()
-    session_worker.start()
-    yield session_worker
-    session_worker.stop()
-    beat.stop()
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(sandbox_server: str, beat: Service) -> Iterator[Service]:
+    """A real Celery worker process (prefork, two children) on a purged test queue, with
+    Celery beat beside it. Tests that need workers of their own stop this one and start it
+    again."""
+    from kit.celery import celery_app
+
+    celery_app.control.purge()
+    service = celery_worker("celery-worker")
+    service.start()
+    yield service
+    service.stop()
 
 
 @pytest.fixture

@@ -97,13 +97,14 @@ def place_devices(
     uniformly in distance up to `within_m` from (lat, lon)."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
+    tokens = [f"{prefix}-{i}" for i in range(count)]
     rows = []
-    for i in range(count):
+    for token in tokens:
         plat, plon, _ = scatter(rng, lat, lon, within_m)
         rows.append(
             {
                 "id": uuid.uuid4(),
-                "fcm_token": f"{prefix}-{i}",
+                "fcm_token": token,
                 "platform": Platform.ANDROID,
                 "locale": "en",
                 "credential_hash": uuid.uuid4().hex + uuid.uuid4().hex,
@@ -116,7 +117,7 @@ def place_devices(
         )
     with session_scope() as session:
         session.execute(insert(Device), rows)
-    return [row["fcm_token"] for row in rows]
+    return tokens
 
 
 def delivery_stats(api: httpx.Client, operator: dict[str, str], notice_id: str) -> dict[str, Any]:
