@@ -84,9 +84,18 @@ def recipient_cuts(
         .subquery()
     )
     numbered = select(
-        cells.c.cell, func.row_number().over(order_by=cells.c.cell).label("n")
+        cells.c.cell,
+        func.row_number().over(order_by=cells.c.cell).label("n"),
+        func.count().over().label("total"),
     ).subquery()
-    return list(session.scalars(select(numbered.c.cell).where(numbered.c.n % every == 0)))
+    return list(
+        session.scalars(
+            # Not at the last recipient: nothing would be left for the chunk after it.
+            select(numbered.c.cell).where(
+                numbered.c.n % every == 0, numbered.c.n < numbered.c.total
+            )
+        )
+    )
 
 
 def create_round(
