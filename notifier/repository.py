@@ -214,8 +214,6 @@ def record_outcomes(
                 "b_next_attempt_at": retry_time,
             }
         )
-    if not rows:
-        return
     session.execute(
         update(_deliveries)
         .where(
