@@ -1,9 +1,11 @@
 """The FastAPI application."""
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerts.endpoints import cap, devices, operator, partner, sightings, webhooks
 from alerts.errors import install_error_handler
+from alerts.metrics import metrics_registry
 from kit.logging import configure_logging
 
 DESCRIPTION = """
@@ -29,6 +31,20 @@ def create_app() -> FastAPI:
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    registry = metrics_registry()
+
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        summary="Prometheus metrics: notices, deliveries, dispatch backlog",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Text format"}},
+    )
+    def metrics() -> Response:
+        """Counted in the database at each scrape, so any API process reports the whole
+        service, workers included."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -347,15 +347,25 @@ class DeliveryStats(BaseModel):
                     "targeted": 1204,
                     "by_status": {"sent": 1190, "failed": 10, "pending": 4},
                     "failed_by_reason": {"UNREGISTERED": 10},
+                    "retrying": 3,
+                    "complete": False,
+                    "first_sent_after_s": 0.41,
+                    "last_sent_after_s": 2.87,
                 }
             ]
         }
     )
 
     notice_id: uuid.UUID
-    targeted: int
+    targeted: int = Field(description="Devices claimed for the notice so far")
     by_status: dict[DeliveryStatus, int]
-    failed_by_reason: dict[str, int]
+    failed_by_reason: dict[str, int] = Field(description="Final errors, by FCM error code")
+    retrying: int = Field(description="Pending deliveries waiting to retry a retryable error")
+    complete: bool = Field(
+        description="Every part of the area was searched and no delivery is pending"
+    )
+    first_sent_after_s: float | None = Field(description="Seconds from approval to first push")
+    last_sent_after_s: float | None = Field(description="Seconds from approval to latest push")
 
 
 class ReachQuery(Request):

@@ -155,15 +155,20 @@ def _locked_notice(session: Session, notice_id: uuid.UUID) -> Notice:
     return notice
 
 
-def _queue(task: str, *args: str) -> None:
+def _queue(task: str, *args: str | int) -> None:
     try:
         celery_app.send_task(task, args=list(args))
     except Exception:
         log.exception("alerts.task.enqueue_failed task=%s args=%s", task, args)
 
 
-def _queue_broadcast(notice_id: uuid.UUID) -> None:
-    _queue(BROADCAST_TASK, str(notice_id))
+def _broadcast_after_commit(session: Session, notice: Notice, *, next_round: bool) -> None:
+    """Queue the notice's broadcast once this transaction commits; a widened area or an update
+    is a new round, which reaches only devices the notice has not reached yet. If the queue is
+    down, the reconciler finds the round without chunks and queues it."""
+    if next_round:
+        notice.broadcast_round += 1
+    after_commit(session, partial(_queue, BROADCAST_TASK, str(notice.id), notice.broadcast_round))
 
 
 class DrawnAreas(Conflict):
@@ -185,8 +190,8 @@ def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval
         notice.radius_km = approval.radius_km
     notice.decided_at = now
     notice.expires_at = now + timedelta(hours=lifetime)
+    _broadcast_after_commit(session, notice, next_round=False)
     session.flush()
-    after_commit(session, lambda: _queue_broadcast(notice_id))
     _record_status_event(session, notice)
     log.info("alerts.notice.approved notice=%s radius_km=%s", notice_id, notice.radius_km)
     return notice
@@ -257,9 +262,9 @@ def update_notice(
         notice.texts = texts
     notice.revision += 1
     notice.revised_at = datetime.now(UTC)
-    session.flush()
     if notice.status == NoticeStatus.ACTIVE:
-        after_commit(session, lambda: _queue_broadcast(notice_id))
+        _broadcast_after_commit(session, notice, next_round=True)
+    session.flush()
     log.info(
         "alerts.notice.updated notice=%s revision=%d fields=%s",
         notice_id,
@@ -392,19 +397,38 @@ def active_feed(session: Session, *, feed_url: str, cap_url: Callable[[uuid.UUID
 
 
 def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
-    if session.get(Notice, notice_id) is None:
+    """Where the notice's broadcast stands. Complete once every chunk has claimed its
+    recipients and no delivery is pending: each device got its push or a final error."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
         raise NotFound("notice not found")
     by_status = dict.fromkeys(DeliveryStatus, 0)
     failed: dict[str, int] = {}
-    for status, error_code, count in repository.delivery_counts(session, notice_id):
-        by_status[status] += count
-        if status == DeliveryStatus.FAILED and error_code:
-            failed[error_code] = failed.get(error_code, 0) + count
+    retrying = 0
+    sent_times: list[datetime] = []
+    for group in repository.delivery_groups(session, notice_id):
+        by_status[group.status] += group.count
+        if group.status == DeliveryStatus.FAILED and group.error_code:
+            failed[group.error_code] = failed.get(group.error_code, 0) + group.count
+        if group.status == DeliveryStatus.PENDING and group.error_code:
+            retrying += group.count
+        sent_times += [t for t in (group.first_sent_at, group.last_sent_at) if t is not None]
+    chunks, chunks_pending = repository.chunk_counts(session, notice_id)
+
+    def after_approval(at: datetime | None) -> float | None:
+        if at is None or notice.decided_at is None:
+            return None
+        return round((at - notice.decided_at).total_seconds(), 3)
+
     return DeliveryStats(
         notice_id=notice_id,
         targeted=sum(by_status.values()),
         by_status=by_status,
         failed_by_reason=failed,
+        retrying=retrying,
+        complete=chunks > 0 and chunks_pending == 0 and by_status[DeliveryStatus.PENDING] == 0,
+        first_sent_after_s=after_approval(min(sent_times, default=None)),
+        last_sent_after_s=after_approval(max(sent_times, default=None)),
     )
 
 
@@ -504,7 +528,7 @@ def expand_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
         assert notice is not None and notice.radius_km is not None
         notice.radius_km = max(notice.radius_km, radius_km)
         log.info("alerts.notice.expanded notice=%s radius_km=%s", notice_id, notice.radius_km)
-        after_commit(session, partial(_queue_broadcast, notice_id))
+        _broadcast_after_commit(session, notice, next_round=True)
     session.flush()
     return list(widened)
 

@@ -1,6 +1,11 @@
 """The one Celery app (celeryconf): JSON only, at-least-once delivery, named tasks.
 
 `alerts` queues `notifier` work by task name through this app, never by importing it.
+
+At-least-once: a task is acknowledged after it ran (late acks), requeued when its worker
+process dies, and a worker takes one message at a time. A message a dead worker had taken
+comes back after the visibility timeout; before that, the reconciler has usually queued the
+same work again from the database, where leases make either copy harmless.
 """
 
 from celery import Celery
@@ -20,8 +25,14 @@ celery_app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    # A task still running when the broker connection drops finishes its sends and records
+    # them: cancelling it would leave a batch sent but unrecorded, to be sent again.
+    worker_cancel_long_running_tasks_on_connection_loss=False,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": 3600},
+    broker_connection_max_retries=None,
+    # Longer than a lease, so Redis does not hand a running task to a second worker while its
+    # lease holds; tasks that outlive their lease have been taken over by the reconciler.
+    broker_transport_options={"visibility_timeout": 2 * settings.lease_seconds},
     timezone="UTC",
     beat_schedule={
         "expire-notices": {"task": "alerts.expire_notices", "schedule": 60.0},
@@ -31,5 +42,11 @@ celery_app.conf.update(
             "schedule": settings.webhook_requeue_seconds,
         },
         "purge-idempotency-keys": {"task": "alerts.purge_idempotency_keys", "schedule": 3600.0},
+        "reconcile-dispatch": {
+            "task": "notifier.reconcile",
+            "schedule": settings.reconcile_interval_seconds,
+            # A run that waited longer than the interval is superseded by the next one.
+            "options": {"expires": settings.reconcile_interval_seconds},
+        },
     },
 )

@@ -34,6 +34,26 @@ class Settings(BaseSettings):
     location_freshness_hours: float = Field(72.0, description="Default location window")
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Messages per send_each call.")
+    chunk_recipients: int = Field(
+        1000, ge=1, description="Expected recipients per chunk task a broadcast is cut into."
+    )
+
+    lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a worker owns the chunk or deliveries it took; must exceed the "
+        "time one chunk takes to send. After it, the reconciler hands them to another worker.",
+    )
+    reconcile_interval_seconds: float = Field(
+        5.0, gt=0, description="How often Celery beat runs notifier.reconcile."
+    )
+    reconcile_limit: int = Field(
+        10_000, ge=1, description="Deliveries the reconciler queues again per run, at most."
+    )
+    retry_base_seconds: float = Field(
+        5.0, gt=0, description="Longest delay before the first retry of an FCM error; doubles."
+    )
+    retry_cap_seconds: float = Field(300.0, gt=0, description="The doubling stops here.")
 
     idempotency_key_hours: float = Field(
         24.0, gt=0, description="How long an Idempotency-Key of a notice submission holds."

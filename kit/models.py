@@ -90,6 +90,12 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class ChunkStatus(enum.StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"  # its recipients have deliveries; sending them is the deliveries' job
+    DROPPED = "dropped"  # the notice ended before its recipients were claimed
+
+
 class Agency(Base):
     __tablename__ = "agencies"
 
@@ -122,6 +128,9 @@ class Notice(Base):
     # the notice targets the circle of `radius_km` around the last-seen place.
     target_areas: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     location_window_hours: Mapped[float] = mapped_column(Float, server_default=text("72"))
+    # The dispatch round the notice is on: approval starts round 1, each expansion step or
+    # update of an active notice the next; the reconciler re-queues a round with no chunks.
+    broadcast_round: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     contact: Mapped[str] = mapped_column(String(500))
     language: Mapped[str] = mapped_column(String(35))
     created_at: Mapped[datetime] = _now_column()
@@ -212,10 +221,21 @@ class Device(Base):
 
 
 class Delivery(Base):
-    """One row per (notice, device): the unique constraint is what makes a push happen once."""
+    """One row per (notice, device): the unique constraint is what makes a push happen once.
+
+    A pending delivery belongs to the worker whose lease (`lease_until`) has not run out; the
+    lease's expiry time is also its identity, so a worker sends only rows still carrying the
+    lease it was given. A pending delivery without a live lease is the reconciler's to send
+    again, once `next_attempt_at` (set by the retry policy) has come. `error_code` is the last
+    error: on a pending row the one being retried, on a failed row the final one."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("notice_id", "device_id"),)
+    __table_args__ = (
+        UniqueConstraint("notice_id", "device_id"),
+        # Pending rows are few (in flight or waiting for a retry): the reconciler, completion
+        # checks and metrics read them through this index, never the whole table.
+        Index("ix_deliveries_pending", "notice_id", postgresql_where=text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id"))
@@ -227,6 +247,42 @@ class Delivery(Base):
     message_name: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime] = _now_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DispatchChunk(Base):
+    """A slice of one broadcast round's cover, claimed by one `notifier.send_chunk` task.
+
+    A round is one run of a notice's broadcast (approval is round 1; a wider area or an update
+    can start another); its chunks are written in one transaction before any is queued, so a
+    lost task leaves a pending row for the reconciler rather than a hole. `lease_until` is
+    when the queued task should have claimed it by; the reconciler queues it again after."""
+
+    __tablename__ = "dispatch_chunks"
+    __table_args__ = (
+        Index("ix_dispatch_chunks_notice_id", "notice_id", "round"),
+        Index(
+            "ix_dispatch_chunks_pending",
+            "lease_until",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    # [[lo, hi, inside], ...]: resolution-15 id ranges, as notifier.dispatch encodes them.
+    ranges: Mapped[list[list[int]]] = mapped_column(JSONB)
+    status: Mapped[ChunkStatus] = mapped_column(
+        _enum(ChunkStatus, "chunk_status"), default=ChunkStatus.PENDING
+    )
+    lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    created_at: Mapped[datetime] = _now_column()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyKey(Base):

@@ -54,10 +54,13 @@ def outcome_of_error(error: Exception) -> PushOutcome:
     code = next((name for cls, name in _ERROR_CODES if isinstance(error, cls)), None)
     if code is None:
         code = getattr(error, "code", None) or type(error).__name__
+    response = getattr(error, "http_response", None)
+    retry_after = response.headers.get("Retry-After", "") if response is not None else ""
     return PushOutcome(
         error_code=str(code).upper(),
         token_invalid=isinstance(error, _TOKEN_INVALID),
         retryable=isinstance(error, _RETRYABLE),
+        retry_after_s=float(retry_after) if retry_after.isdigit() else None,
         detail=str(error)[:500],
     )
 

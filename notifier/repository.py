@@ -1,25 +1,135 @@
-"""Every query the notifier makes."""
+"""Every query the notifier makes.
+
+Leases: a chunk is held by the row lock of the transaction that claims its recipients, and
+its `lease_until` only says by when its queued task should have done so. A delivery is held
+by whoever set its `lease_until`; the value is also the lease's identity, so each write of a
+worker names the lease it holds and touches nothing another worker has taken over since.
+"""
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Uuid, literal, select, update
+from sqlalchemy import Uuid, and_, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from geo.regions import CellRange, Region
 from geo.selection import select_recipients
-from kit.models import Delivery, DeliveryStatus, Device
+from kit.models import (
+    Base,
+    ChunkStatus,
+    Delivery,
+    DeliveryStatus,
+    Device,
+    DispatchChunk,
+    Notice,
+    NoticeStatus,
+)
 from notifier.channel import PushOutcome
+
+NOTICE_ENDED = "NOTICE_ENDED"
+
+# Core table: settling a batch is one executemany of an UPDATE with extra WHERE criteria.
+_deliveries = Base.metadata.tables[Delivery.__tablename__]
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
+    """A delivery taken for one send attempt, with what the push needs."""
+
     delivery_id: int
     token: str
     locale: str
+    attempts: int  # including this one
+
+
+# --- broadcast rounds and chunks ---------------------------------------------------------
+
+
+def lock_notice(session: Session, notice_id: uuid.UUID) -> Notice | None:
+    """The notice, locked against a concurrent broadcast of it. NO KEY UPDATE leaves chunk
+    tasks free to insert deliveries that reference it meanwhile."""
+    return session.scalar(
+        select(Notice).where(Notice.id == notice_id).with_for_update(key_share=True)
+    )
+
+
+def round_exists(session: Session, notice_id: uuid.UUID, round_number: int) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    DispatchChunk.notice_id == notice_id, DispatchChunk.round == round_number
+                )
+            )
+        )
+    )
+
+
+def recipient_cuts(
+    session: Session,
+    region: Region,
+    ranges: Sequence[CellRange],
+    *,
+    fresh_since: datetime,
+    every: int,
+) -> list[int]:
+    """The cell of every `every`-th recipient in cell order: where to cut the cover so that
+    each chunk has about `every` recipients. One pass over the covering index."""
+    cells = (
+        select_recipients(region, ranges, fresh_since=fresh_since)
+        .with_only_columns(Device.h3_cell.label("cell"))
+        .subquery()
+    )
+    numbered = select(
+        cells.c.cell,
+        func.row_number().over(order_by=cells.c.cell).label("n"),
+        func.count().over().label("total"),
+    ).subquery()
+    return list(
+        session.scalars(
+            # Not at the last recipient: nothing would be left for the chunk after it.
+            select(numbered.c.cell).where(
+                numbered.c.n % every == 0, numbered.c.n < numbered.c.total
+            )
+        )
+    )
+
+
+def create_round(
+    session: Session,
+    *,
+    notice_id: uuid.UUID,
+    round_number: int,
+    chunks: Sequence[list[list[int]]],
+    lease_until: datetime,
+) -> list[int]:
+    """Insert one pending row per chunk (encoded ranges); returns their ids in order."""
+    rows = session.scalars(
+        insert(DispatchChunk).returning(DispatchChunk.id, sort_by_parameter_order=True),
+        [
+            {
+                "notice_id": notice_id,
+                "round": round_number,
+                "ranges": ranges,
+                "status": ChunkStatus.PENDING,
+                "lease_until": lease_until,
+            }
+            for ranges in chunks
+        ],
+    )
+    return list(rows)
+
+
+def lock_pending_chunk(session: Session, chunk_id: int) -> DispatchChunk | None:
+    """The chunk if it still needs claiming and no other worker is claiming it right now."""
+    return session.scalar(
+        select(DispatchChunk)
+        .where(DispatchChunk.id == chunk_id, DispatchChunk.status == ChunkStatus.PENDING)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def claim_recipients(
@@ -29,55 +139,243 @@ def claim_recipients(
     region: Region,
     ranges: Sequence[CellRange],
     fresh_since: datetime,
-) -> list[Claim]:
-    """Insert a pending delivery for every recipient in `ranges` that has none yet for this
-    notice. The unique (notice, device) constraint makes a re-run or a racing worker claim
-    nothing twice."""
+    lease_until: datetime,
+) -> list[int]:
+    """Insert a pending delivery, leased until `lease_until`, for every recipient in `ranges`
+    that has none yet for this notice; returns their ids. The unique (notice, device)
+    constraint makes a re-run, a racing worker or a later round claim nothing twice."""
     recipients = select_recipients(region, ranges, fresh_since=fresh_since).subquery()
-    claimed = (
-        insert(Delivery)
-        .from_select(
-            ["notice_id", "device_id"],
-            select(literal(notice_id, Uuid), recipients.c.id),
+    return list(
+        session.scalars(
+            insert(Delivery)
+            .from_select(
+                ["notice_id", "device_id", "lease_until"],
+                select(literal(notice_id, Uuid), recipients.c.id, literal(lease_until)),
+            )
+            .on_conflict_do_nothing(index_elements=["notice_id", "device_id"])
+            .returning(Delivery.id)
         )
-        .on_conflict_do_nothing(index_elements=["notice_id", "device_id"])
-        .returning(Delivery.id, Delivery.device_id)
-        .cte("claimed")
     )
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+def _held(ids: Sequence[int], lease_until: datetime):  # type: ignore[no-untyped-def]
+    return and_(
+        Delivery.id.in_(ids),
+        Delivery.status == DeliveryStatus.PENDING,
+        Delivery.lease_until == lease_until,
+    )
+
+
+def take_deliveries(
+    session: Session, ids: Sequence[int], *, lease_until: datetime, renewed_until: datetime
+) -> list[Claim]:
+    """Renew the lease of those of `ids` still held under `lease_until` and count an attempt;
+    returns them with their device's token and locale. Rows another worker took over, or
+    that were settled meanwhile, are left out."""
     rows = session.execute(
-        select(claimed.c.id, Device.fcm_token, Device.locale).join(
-            Device, Device.id == claimed.c.device_id
-        )
+        update(Delivery)
+        .where(_held(ids, lease_until), Delivery.device_id == Device.id)
+        .values(lease_until=renewed_until, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id, Device.fcm_token, Device.locale, Delivery.attempts)
+        .execution_options(synchronize_session=False)
     )
-    return [Claim(delivery_id=r[0], token=r[1], locale=r[2]) for r in rows]
+    return [Claim(delivery_id=r[0], token=r[1], locale=r[2], attempts=r[3]) for r in rows]
 
 
 def record_outcomes(
-    session: Session, claims: Sequence[Claim], outcomes: Sequence[PushOutcome]
+    session: Session,
+    claims: Sequence[Claim],
+    outcomes: Sequence[PushOutcome],
+    retry_times: Sequence[datetime | None],
+    *,
+    now: datetime,
 ) -> None:
-    now = datetime.now(UTC)
-    session.execute(
-        update(Delivery),
-        [
+    """Settle each attempt: sent; pending until its retry time; or failed with its error.
+    A settled delivery is never written again, so of two racing attempts the first final
+    outcome stands. Tokens FCM calls invalid are deactivated and never targeted again."""
+    rows = []
+    for claim, outcome, retry_time in zip(claims, outcomes, retry_times, strict=True):
+        if outcome.ok:
+            status = DeliveryStatus.SENT
+        elif retry_time is not None:
+            status = DeliveryStatus.PENDING
+        else:
+            status = DeliveryStatus.FAILED
+        rows.append(
             {
-                "id": claim.delivery_id,
-                "status": DeliveryStatus.SENT if outcome.ok else DeliveryStatus.FAILED,
-                "message_name": outcome.message_id,
-                "error_code": outcome.error_code,
-                "sent_at": now if outcome.ok else None,
+                "b_id": claim.delivery_id,
+                "b_status": status,
+                "b_error_code": outcome.error_code,
+                "b_message_name": outcome.message_id,
+                "b_sent_at": now if outcome.ok else None,
+                "b_next_attempt_at": retry_time,
             }
-            for claim, outcome in zip(claims, outcomes, strict=True)
-        ],
+        )
+    session.execute(
+        update(_deliveries)
+        .where(
+            _deliveries.c.id == bindparam("b_id"),
+            _deliveries.c.status == DeliveryStatus.PENDING,
+        )
+        .values(
+            status=bindparam("b_status"),
+            error_code=bindparam("b_error_code"),
+            message_name=bindparam("b_message_name"),
+            sent_at=bindparam("b_sent_at"),
+            next_attempt_at=bindparam("b_next_attempt_at"),
+            last_attempt_at=now,
+            lease_until=None,
+        ),
+        rows,
     )
     invalid = [c.token for c, o in zip(claims, outcomes, strict=True) if o.token_invalid]
     if invalid:
         session.execute(update(Device).where(Device.fcm_token.in_(invalid)).values(active=False))
 
 
-def abandon_claims(session: Session, claims: Sequence[Claim], *, reason: str) -> None:
-    """Close claims that will not be sent because the notice ended meanwhile."""
-    session.execute(
+def abandon(session: Session, ids: Sequence[int], *, lease_until: datetime) -> int:
+    """Close held deliveries of a notice that ended: failed with their last error, or
+    NOTICE_ENDED if they were never tried."""
+    result = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_([c.delivery_id for c in claims]))
-        .values(status=DeliveryStatus.FAILED, error_code=reason)
+        .where(_held(ids, lease_until))
+        .values(
+            status=DeliveryStatus.FAILED,
+            error_code=func.coalesce(Delivery.error_code, NOTICE_ENDED),
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def defer(session: Session, ids: Sequence[int], *, lease_until: datetime, until: datetime) -> int:
+    """Release held deliveries, not to be sent before `until` (FCM asked to slow down)."""
+    result = session.execute(
+        update(Delivery)
+        .where(_held(ids, lease_until))
+        .values(lease_until=None, next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- the reconciler ----------------------------------------------------------------------
+
+
+def _notice_active(notice_id):  # type: ignore[no-untyped-def]
+    return exists().where(Notice.id == notice_id, Notice.status == NoticeStatus.ACTIVE)
+
+
+def _unleased(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+
+
+def close_ended(session: Session, *, now: datetime) -> tuple[int, int]:
+    """Drop pending chunks of notices that ended, and fail their pending deliveries that no
+    worker holds (with their last error, or NOTICE_ENDED). Returns (chunks, deliveries)."""
+    stale_chunks = (
+        select(DispatchChunk.id)
+        .where(
+            DispatchChunk.status == ChunkStatus.PENDING,
+            ~_notice_active(DispatchChunk.notice_id),
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    chunks = session.execute(
+        update(DispatchChunk)
+        .where(DispatchChunk.id.in_(stale_chunks))
+        .values(status=ChunkStatus.DROPPED, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    deliveries = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            _unleased(now),
+            ~_notice_active(Delivery.notice_id),
+        )
+        .values(
+            status=DeliveryStatus.FAILED,
+            error_code=func.coalesce(Delivery.error_code, NOTICE_ENDED),
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(chunks.rowcount), int(deliveries.rowcount)  # type: ignore[attr-defined]
+
+
+def rounds_without_chunks(
+    session: Session, *, approved_before: datetime
+) -> list[tuple[uuid.UUID, int]]:
+    """(notice, round) of active notices approved before `approved_before` whose latest
+    broadcast round never wrote a chunk: its task was lost (the broker was down at approval
+    or at an expansion or update, or lost the message)."""
+    rows = session.execute(
+        select(Notice.id, Notice.broadcast_round).where(
+            Notice.status == NoticeStatus.ACTIVE,
+            Notice.decided_at < approved_before,
+            ~exists().where(
+                DispatchChunk.notice_id == Notice.id,
+                DispatchChunk.round == Notice.broadcast_round,
+            ),
+        )
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def requeue_stale_chunks(session: Session, *, now: datetime, lease_until: datetime) -> list[int]:
+    """Pending chunks of active notices that their task should have claimed by now, given a
+    new deadline; no chunk a worker is claiming right now. Returns their ids."""
+    stale = (
+        select(DispatchChunk.id)
+        .where(
+            DispatchChunk.status == ChunkStatus.PENDING,
+            DispatchChunk.lease_until < now,
+            _notice_active(DispatchChunk.notice_id),
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return list(
+        session.scalars(
+            update(DispatchChunk)
+            .where(DispatchChunk.id.in_(stale))
+            .values(lease_until=lease_until, attempts=DispatchChunk.attempts + 1)
+            .returning(DispatchChunk.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def lease_due_deliveries(
+    session: Session, *, now: datetime, lease_until: datetime, limit: int
+) -> list[tuple[uuid.UUID, int]]:
+    """Lease, until `lease_until`, pending deliveries of active notices that nobody holds
+    and whose retry time has come: the worker that held them died, or their retry is due.
+    Earliest retry time first; returns (notice id, delivery id) pairs."""
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            _unleased(now),
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            _notice_active(Delivery.notice_id),
+        )
+        .order_by(Delivery.next_attempt_at.nulls_first(), Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(due))
+        .values(lease_until=lease_until)
+        .returning(Delivery.notice_id, Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return [(r[0], r[1]) for r in rows]

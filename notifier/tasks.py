@@ -1,21 +1,30 @@
-"""Celery tasks of a broadcast: they take ids, open their own sessions, are safe to run twice."""
+"""Celery tasks of a broadcast: they take ids, open their own sessions, are safe to run twice.
+
+`notifier.broadcast` writes a round's chunks, `notifier.send_chunk` claims a chunk's
+recipients and sends to them, `notifier.send_deliveries` sends one batch the reconciler
+leased again, and `notifier.reconcile` (Celery beat) finds the work a lost task or a dead
+worker left behind. No task carries tokens, and none waits on another.
+"""
 
 import logging
+import random
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from geo.regions import cover_region
+from geo.regions import CellRange, cover_region
 from kit.celery import celery_app
 from kit.config import get_settings
-from kit.db import session_scope
-from kit.models import Notice, NoticeStatus
+from kit.db import after_commit, session_scope
+from kit.models import ChunkStatus, Notice, NoticeStatus
 from notifier import repository
 from notifier.channel import PushChannel
-from notifier.dispatch import decode_ranges, encode_ranges, split_ranges
+from notifier.dispatch import cut_ranges, decode_ranges, encode_ranges
 from notifier.fcm import FcmChannel
 from notifier.firebase import make_firebase_app
 from notifier.payload import NoticeText, build_push
+from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,23 @@ def get_channel() -> PushChannel:
     )
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=get_settings().lease_seconds)
+
+
+def _cover(notice: Notice) -> list[CellRange]:
+    """The notice's target area as cell ranges: the one place dispatch asks geo for it."""
+    return cover_region(notice.target_region())
+
+
+def _fresh_since(notice: Notice, now: datetime) -> datetime:
+    return now - timedelta(hours=notice.location_window_hours)
+
+
 def _text(notice: Notice) -> NoticeText:
     assert notice.expires_at is not None
     return NoticeText(
@@ -47,55 +73,177 @@ def _text(notice: Notice) -> NoticeText:
     )
 
 
+def _queue_chunks(chunk_ids: Sequence[int]) -> None:
+    for chunk_id in chunk_ids:
+        send_chunk.delay(chunk_id)
+
+
 @celery_app.task(name="notifier.broadcast")
-def broadcast(notice_id: str) -> int:
-    """Cut the notice's target area into chunks and queue one task per chunk."""
+def broadcast(notice_id: str, round_number: int = 1) -> int:
+    """Write round `round_number` of the notice's dispatch as chunk rows, then queue one task
+    per chunk. A round is written once: approval and the reconciler may both ask for it."""
+    settings = get_settings()
+    now = _now()
     with session_scope() as session:
-        notice = session.get(Notice, uuid.UUID(notice_id))
+        notice = repository.lock_notice(session, uuid.UUID(notice_id))
         if notice is None or notice.status != NoticeStatus.ACTIVE:
             log.info("notifier.broadcast.skipped notice=%s", notice_id)
             return 0
-        region = notice.target_region()
-    chunks = split_ranges(cover_region(region))
-    for chunk in chunks:
-        send_chunk.delay(notice_id, encode_ranges(chunk))
-    log.info("notifier.broadcast.queued notice=%s chunks=%d", notice_id, len(chunks))
-    return len(chunks)
+        if repository.round_exists(session, notice.id, round_number):
+            return 0
+        ranges = _cover(notice)
+        cuts = repository.recipient_cuts(
+            session,
+            notice.target_region(),
+            ranges,
+            fresh_since=_fresh_since(notice, now),
+            every=settings.chunk_recipients,
+        )
+        chunk_ids = repository.create_round(
+            session,
+            notice_id=notice.id,
+            round_number=round_number,
+            chunks=[encode_ranges(chunk) for chunk in cut_ranges(ranges, cuts)],
+            lease_until=now + _lease(),
+        )
+        after_commit(session, lambda: _queue_chunks(chunk_ids))
+    log.info(
+        "notifier.broadcast.queued notice=%s round=%d chunks=%d",
+        notice_id,
+        round_number,
+        len(chunk_ids),
+    )
+    return len(chunk_ids)
 
 
 @celery_app.task(name="notifier.send_chunk")
-def send_chunk(notice_id: str, ranges: list[list[int]]) -> int:
-    """Claim this chunk's recipients, then send in batches, recording each outcome."""
-    settings = get_settings()
-    now = datetime.now(UTC)
+def send_chunk(chunk_id: int) -> int:
+    """Claim the chunk's recipients (a leased pending delivery each), mark the chunk claimed
+    in the same transaction, then send to them."""
+    now = _now()
+    lease_until = now + _lease()
     with session_scope() as session:
-        notice = session.get(Notice, uuid.UUID(notice_id))
-        if notice is None or notice.status != NoticeStatus.ACTIVE:
+        chunk = repository.lock_pending_chunk(session, chunk_id)
+        if chunk is None:
             return 0
-        text = _text(notice)
-        claims = repository.claim_recipients(
+        notice = session.get(Notice, chunk.notice_id)
+        assert notice is not None
+        chunk.finished_at = now
+        if notice.status != NoticeStatus.ACTIVE:
+            chunk.status = ChunkStatus.DROPPED
+            return 0
+        delivery_ids = repository.claim_recipients(
             session,
             notice_id=notice.id,
             region=notice.target_region(),
-            ranges=decode_ranges(ranges),
-            fresh_since=now - timedelta(hours=notice.location_window_hours),
+            ranges=decode_ranges(chunk.ranges),
+            fresh_since=_fresh_since(notice, now),
+            lease_until=lease_until,
         )
-    sent = 0
-    channel = get_channel()
-    for start in range(0, len(claims), settings.send_batch_size):
-        batch = claims[start : start + settings.send_batch_size]
-        with session_scope() as session:
-            current = session.get(Notice, uuid.UUID(notice_id), populate_existing=True)
-            if current is None or current.status != NoticeStatus.ACTIVE:
-                repository.abandon_claims(session, claims[start:], reason="NOTICE_ENDED")
-                log.info(
-                    "notifier.chunk.stopped notice=%s unsent=%d", notice_id, len(claims) - start
-                )
-                return sent
-        pushes = [build_push(text, token=c.token, locale=c.locale, now=now) for c in batch]
-        outcomes = channel.send(pushes)
-        with session_scope() as session:
-            repository.record_outcomes(session, batch, outcomes)
-        sent += sum(o.ok for o in outcomes)
-    log.info("notifier.chunk.done notice=%s claimed=%d sent=%d", notice_id, len(claims), sent)
+        chunk.status = ChunkStatus.CLAIMED
+        notice_id = notice.id
+    sent = _send(notice_id, delivery_ids, lease_until)
+    log.info("notifier.chunk.done chunk=%d claimed=%d sent=%d", chunk_id, len(delivery_ids), sent)
     return sent
+
+
+@celery_app.task(name="notifier.send_deliveries")
+def send_deliveries(notice_id: str, delivery_ids: list[int], lease_until: str) -> int:
+    """Send deliveries the reconciler leased until `lease_until` (ISO 8601)."""
+    return _send(uuid.UUID(notice_id), delivery_ids, datetime.fromisoformat(lease_until))
+
+
+def _send(notice_id: uuid.UUID, delivery_ids: Sequence[int], lease_until: datetime) -> int:
+    """Send held deliveries in batches, each taken under a fresh lease just before it goes
+    out, and settle every outcome. Stops between batches when the notice has ended, and
+    leaves the rest for later when FCM answers that the project's quota is exhausted."""
+    settings = get_settings()
+    backoff = Backoff(base_s=settings.retry_base_seconds, cap_s=settings.retry_cap_seconds)
+    channel = get_channel()
+    sent = 0
+    size = settings.send_batch_size
+    for start in range(0, len(delivery_ids), size):
+        batch, rest = delivery_ids[start : start + size], delivery_ids[start:]
+        now = _now()
+        with session_scope() as session:
+            notice = session.get(Notice, notice_id)
+            if notice is None or notice.status != NoticeStatus.ACTIVE:
+                closed = repository.abandon(session, rest, lease_until=lease_until)
+                log.info("notifier.send.stopped notice=%s unsent=%d", notice_id, closed)
+                return sent
+            text = _text(notice)
+            claims = repository.take_deliveries(
+                session, batch, lease_until=lease_until, renewed_until=now + _lease()
+            )
+        if not claims:
+            continue
+        pushes = [build_push(text, token=c.token, locale=c.locale, now=now) for c in claims]
+        outcomes = channel.send(pushes)
+        done = _now()
+        retry_times = [
+            retry_at(
+                outcome,
+                attempts=claim.attempts,
+                now=done,
+                expires_at=text.expires_at,
+                backoff=backoff,
+                draw=random.random,
+            )
+            for claim, outcome in zip(claims, outcomes, strict=True)
+        ]
+        with session_scope() as session:
+            repository.record_outcomes(session, claims, outcomes, retry_times, now=done)
+        sent += sum(outcome.ok for outcome in outcomes)
+        quota_waits = [
+            at
+            for outcome, at in zip(outcomes, retry_times, strict=True)
+            if outcome.error_code == QUOTA_EXCEEDED and at is not None
+        ]
+        if quota_waits and len(rest) > len(batch):
+            with session_scope() as session:
+                deferred = repository.defer(
+                    session, rest[len(batch) :], lease_until=lease_until, until=max(quota_waits)
+                )
+            log.info("notifier.send.deferred notice=%s deliveries=%d", notice_id, deferred)
+            return sent
+    return sent
+
+
+@celery_app.task(name="notifier.reconcile")
+def reconcile() -> None:
+    """Find work whose task or worker was lost, and queue it again: broadcasts that never
+    wrote their chunks, chunks nobody claimed in time, deliveries whose lease ran out or
+    whose retry is due. Closes what is left of notices that ended."""
+    settings = get_settings()
+    now = _now()
+    lease_until = now + _lease()
+    with session_scope() as session:
+        dropped, closed = repository.close_ended(session, now=now)
+        lost = repository.rounds_without_chunks(session, approved_before=now - _lease())
+        chunk_ids = repository.requeue_stale_chunks(session, now=now, lease_until=lease_until)
+        due = repository.lease_due_deliveries(
+            session, now=now, lease_until=lease_until, limit=settings.reconcile_limit
+        )
+        by_notice: dict[uuid.UUID, list[int]] = {}
+        for notice_id, delivery_id in due:
+            by_notice.setdefault(notice_id, []).append(delivery_id)
+
+        def queue() -> None:
+            for notice_id, round_number in lost:
+                broadcast.delay(str(notice_id), round_number)
+            _queue_chunks(chunk_ids)
+            for notice_id, ids in by_notice.items():
+                for start in range(0, len(ids), settings.send_batch_size):
+                    batch = ids[start : start + settings.send_batch_size]
+                    send_deliveries.delay(str(notice_id), batch, lease_until.isoformat())
+
+        after_commit(session, queue)
+    if dropped or closed or lost or chunk_ids or due:
+        log.info(
+            "notifier.reconcile dropped_chunks=%d closed=%d broadcasts=%d chunks=%d due=%d",
+            dropped,
+            closed,
+            len(lost),
+            len(chunk_ids),
+            len(due),
+        )

@@ -1,11 +1,15 @@
-"""Fixtures on real servers: the local PostGIS and Redis (scripts/stack.sh starts them), a
-fresh test database built by `alembic upgrade head`, and the FCM sandbox and a Celery worker
-as real subprocesses. Settings are set here, before any hexcast module reads them."""
+"""Fixtures on real servers: the local PostGIS (scripts/stack.sh starts it) with a fresh test
+database built by `alembic upgrade head`, and as real subprocesses a private Redis, the FCM
+sandbox, a Celery worker and Celery beat. Settings are set here, before any hexcast module
+reads them."""
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,10 +21,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".stack" / os.environ.get("HEXCAST_TEST_DB", "hexcast_test")
 PG_PORT = int(os.environ.get("HEXCAST_PG_PORT", "54329"))
-REDIS_PORT = int(os.environ.get("HEXCAST_REDIS_PORT", "63799"))
 TEST_DB = os.environ.get("HEXCAST_TEST_DB", "hexcast_test")
-TEST_REDIS_DB = int(os.environ.get("HEXCAST_TEST_REDIS_DB", "1"))
 OPERATOR_TOKEN = "test-operator-token"
+REDIS_SERVER = "/usr/bin/redis-server"
 
 
 def _free_port() -> int:
@@ -32,11 +35,13 @@ def _free_port() -> int:
 SANDBOX_PORT = _free_port()
 SANDBOX_URL = f"http://127.0.0.1:{SANDBOX_PORT}"
 CREDENTIALS = RUN_DIR / "fcm-credentials.json"
+# The session's own Redis: the fault tests stop and restart it, which a shared one forbids.
+REDIS_PORT = _free_port()
 
 os.environ.update(
     HEXCAST_ENVIRONMENT="test",
     HEXCAST_DATABASE_URL=f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{TEST_DB}",
-    HEXCAST_BROKER_URL=f"redis://127.0.0.1:{REDIS_PORT}/{TEST_REDIS_DB}",
+    HEXCAST_BROKER_URL=f"redis://127.0.0.1:{REDIS_PORT}/0",
     HEXCAST_OPERATOR_TOKEN=OPERATOR_TOKEN,
     HEXCAST_FCM_PROJECT_ID="hexcast-test",
     HEXCAST_FCM_ENDPOINT=SANDBOX_URL,
@@ -45,6 +50,14 @@ os.environ.update(
     HEXCAST_WEBHOOK_RETRY_BASE_SECONDS="0.4",
     HEXCAST_WEBHOOK_MAX_ATTEMPTS="3",
     HEXCAST_WEBHOOK_TIMEOUT_SECONDS="5",
+    # Beat runs beside the worker for the reconciler; tests trigger webhook requeues themselves.
+    HEXCAST_WEBHOOK_REQUEUE_SECONDS="3600",
+    # Recovery within seconds, not minutes: the reconciler runs twice a second, and a lease
+    # still outlasts any batch the tests send.
+    HEXCAST_RECONCILE_INTERVAL_SECONDS="0.5",
+    HEXCAST_LEASE_SECONDS="10",
+    HEXCAST_RETRY_BASE_SECONDS="0.5",
+    HEXCAST_RETRY_CAP_SECONDS="5",
 )
 
 
@@ -83,7 +96,7 @@ def database() -> Iterator[str]:
 
 
 @pytest.fixture
-def clean_db(database: str) -> Iterator[None]:
+def clean_db(database: str, broker: "Service") -> Iterator[None]:
     """Empty tables. A worker may still be finishing a broadcast an earlier test approved:
     its queued tasks are purged, and a TRUNCATE that deadlocks with its last writes is
     tried again."""
@@ -107,28 +120,168 @@ def clean_db(database: str) -> Iterator[None]:
     yield
 
 
-def _spawn(name: str, args: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    log = RUN_DIR / f"{name}.log"
-    process = subprocess.Popen(
-        args, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=os.environ.copy()
-    )
-    return process, log
+class Service:
+    """A server process that tests may stop, kill and start again, or revive as a process
+    supervisor would once it exited on its own. It runs in a process group of its own, so
+    that a kill takes its children (a worker's pool) with it; its log collects every run,
+    and readiness is read from what the current run wrote."""
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        *,
+        ready: Callable[[bytes], bool],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.args = args
+        self.ready = ready
+        self.env = {**os.environ, **(env or {})}
+        self.log = RUN_DIR / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.revivals = 0
+        self._lock = threading.RLock()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def revive_if_exited(self) -> None:
+        """Start it again if it exited without being stopped or killed."""
+        with self._lock:
+            if self.process is not None and self.process.poll() is not None:
+                self.revivals += 1
+                self.start()
+
+    def start(self, timeout: float = 30) -> None:
+        with self._lock:
+            self._start(timeout)
+
+    def _start(self, timeout: float) -> None:
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        self.process = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
+
+        def up() -> bool:
+            if not self.running:
+                raise RuntimeError(f"{self.name} exited; see {self.log}")
+            with self.log.open("rb") as log:
+                log.seek(offset)
+                return self.ready(log.read())
+
+        wait_until(up, timeout=timeout, what=self.name)
+
+    def stop(self) -> None:
+        """Ask it to shut down (a worker finishes its running tasks first); kill it after
+        30 s."""
+        with self._lock:
+            if self.process is None:
+                return
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown, no acknowledgement, no cleanup."""
+        with self._lock:
+            if self.process is None:
+                return
+            with contextlib.suppress(ProcessLookupError):  # the whole group had exited
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+@contextlib.contextmanager
+def supervised(services: list[Service]) -> Iterator[None]:
+    """Revive any of `services` that exits on its own, as systemd or Docker's restart policy
+    would, until the block ends. `services` may grow meanwhile."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            for service in list(services):
+                service.revive_if_exited()
+
+    watcher = threading.Thread(target=watch, name="supervisor", daemon=True)
+    watcher.start()
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+def celery_worker(name: str, *, concurrency: int = 2, **settings: str) -> Service:
+    """A prefork Celery worker on the test queue; `settings` are HEXCAST_* variables."""
+    return Service(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kit.celery:celery_app",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"{name}-{os.getpid()}@%h",
+        ],
+        ready=lambda log: b" ready." in log,
+        env=settings,
+    )
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Service]:
+    """A Redis of the session's own, without persistence: a restart loses every message."""
+    redis = Service(
+        "redis",
+        [
+            REDIS_SERVER,
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        ready=lambda log: b"Ready to accept connections" in log,
+    )
+    redis.start()
+    yield redis
+    redis.stop()
 
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[str]:
     CREDENTIALS.unlink(missing_ok=True)  # its token_uri names this session's port
-    process, log = _spawn(
+
+    def healthy(_: bytes) -> bool:
+        try:
+            return httpx.get(f"{SANDBOX_URL}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    sandbox = Service(
         "fcm-sandbox",
         [
             sys.executable,
@@ -141,19 +294,11 @@ def sandbox_server() -> Iterator[str]:
             "--credentials-out",
             str(CREDENTIALS),
         ],
+        ready=healthy,
     )
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"FCM sandbox exited; see {log}")
-        try:
-            return httpx.get(f"{SANDBOX_URL}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(healthy, timeout=20, what="the FCM sandbox")
+    sandbox.start()
     yield SANDBOX_URL
-    _stop(process)
+    sandbox.stop()
 
 
 class Sandbox:
@@ -175,6 +320,11 @@ class Sandbox:
     def set_faults(self, **faults: object) -> None:
         self.client.put("/sandbox/faults", json=faults).raise_for_status()
 
+    def stats(self) -> dict:
+        response = self.client.get("/sandbox/stats")
+        response.raise_for_status()
+        return dict(response.json())
+
 
 @pytest.fixture
 def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
@@ -185,39 +335,41 @@ def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="session")
-def worker(database: str, sandbox_server: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process (prefork, two children) on a purged test queue."""
-    from kit.celery import celery_app
-
-    celery_app.control.purge()
-    process, log = _spawn(
-        "celery-worker",
+def beat(database: str, broker: Service) -> Iterator[Service]:
+    """Celery beat, which runs the reconciler."""
+    service = Service(
+        "celery-beat",
         [
             sys.executable,
             "-m",
             "celery",
             "-A",
             "kit.celery:celery_app",
-            "worker",
+            "beat",
             "--loglevel",
             "INFO",
-            "--concurrency",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"test-{os.getpid()}@%h",
+            "--schedule",
+            str(RUN_DIR / "celerybeat-schedule"),
         ],
+        ready=lambda log: b"beat: Starting" in log,
     )
+    service.start()
+    yield service
+    service.stop()
 
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"Celery worker exited; see {log}")
-        return b" ready." in log.read_bytes()
 
-    wait_until(ready, timeout=30, what="the Celery worker")
-    yield process
-    _stop(process)
+@pytest.fixture(scope="session")
+def worker(sandbox_server: str, beat: Service) -> Iterator[Service]:
+    """A real Celery worker process (prefork, two children) on a purged test queue, with
+    Celery beat beside it. Tests that need workers of their own stop this one and start it
+    again."""
+    from kit.celery import celery_app
+
+    celery_app.control.purge()
+    service = celery_worker("celery-worker")
+    service.start()
+    yield service
+    service.stop()
 
 
 @pytest.fixture

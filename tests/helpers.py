@@ -1,12 +1,18 @@
 """Small builders shared by the API tests."""
 
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from geoalchemy2 import WKTElement
+from sqlalchemy import insert
 
+from geo.regions import device_cell
 from geo.sphere import destination
+from kit.db import session_scope
+from kit.models import Device, Platform
 
 
 def notice_body(
@@ -75,3 +81,63 @@ def scatter(rng: random.Random, lat: float, lon: float, max_m: float) -> tuple[f
     distance = rng.uniform(0, max_m)
     plat, plon = destination(lat, lon, distance, rng.uniform(0, 360))
     return plat, plon, distance
+
+
+def place_devices(
+    count: int,
+    lat: float,
+    lon: float,
+    *,
+    prefix: str = "crowd",
+    within_m: float = 0.0,
+    seed: int = 0,
+) -> list[str]:
+    """Registered, located devices written straight to the database, for broadcasts too
+    large to set up through the API in a test; returns their tokens. They are spread
+    uniformly in distance up to `within_m` from (lat, lon)."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    tokens = [f"{prefix}-{i}" for i in range(count)]
+    rows = []
+    for token in tokens:
+        plat, plon, _ = scatter(rng, lat, lon, within_m)
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "fcm_token": token,
+                "platform": Platform.ANDROID,
+                "locale": "en",
+                "credential_hash": uuid.uuid4().hex + uuid.uuid4().hex,
+                "active": True,
+                "location": WKTElement(f"POINT({plon} {plat})", srid=4326),
+                "h3_cell": device_cell(plat, plon),
+                "accuracy_m": 5.0,
+                "located_at": now,
+            }
+        )
+    with session_scope() as session:
+        session.execute(insert(Device), rows)
+    return tokens
+
+
+def delivery_stats(api: httpx.Client, operator: dict[str, str], notice_id: str) -> dict[str, Any]:
+    response = api.get(f"/v1/operator/notices/{notice_id}/deliveries", headers=operator)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def wait_for_dispatch(
+    api: httpx.Client, operator: dict[str, str], notice_id: str, *, timeout: float
+) -> dict[str, Any]:
+    """The notice's delivery stats once its dispatch is complete."""
+    from tests.conftest import wait_until
+
+    stats: dict[str, Any] = {}
+
+    def complete() -> bool:
+        nonlocal stats
+        stats = delivery_stats(api, operator, notice_id)
+        return bool(stats["complete"])
+
+    wait_until(complete, timeout=timeout, what=f"the dispatch of {notice_id} to complete")
+    return stats

@@ -8,14 +8,19 @@ from typing import Any
 
 import httpx
 import pytest
-from geoalchemy2 import WKTElement
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from geo.regions import device_cell
-from kit.db import get_sessionmaker, session_scope
+from kit.db import get_sessionmaker
 from kit.models import Agency, Device, Platform
 from tests.conftest import Sandbox, wait_until
-from tests.helpers import create_agency, notice_body, register_device, report_location
+from tests.helpers import (
+    create_agency,
+    notice_body,
+    place_devices,
+    register_device,
+    report_location,
+)
 
 LONDON = (51.5007, -0.1246)
 
@@ -291,6 +296,10 @@ def test_delivery_stats_are_404_for_an_unknown_notice_and_zero_before_approval(
         "targeted": 0,
         "by_status": {"pending": 0, "sent": 0, "failed": 0},
         "failed_by_reason": {},
+        "retrying": 0,
+        "complete": False,
+        "first_sent_after_s": None,
+        "last_sent_after_s": None,
     }
 
 
@@ -431,29 +440,6 @@ def test_a_newer_location_replaces_the_stored_one(api: httpx.Client) -> None:
 # --- a broadcast that is cancelled midway ------------------------------------------------
 
 
-def _place_devices(count: int, lat: float, lon: float) -> None:
-    now = datetime.now(UTC)
-    with session_scope() as session:
-        session.execute(
-            insert(Device),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "fcm_token": f"crowd-{i}",
-                    "platform": Platform.ANDROID,
-                    "locale": "en",
-                    "credential_hash": uuid.uuid4().hex + uuid.uuid4().hex,
-                    "active": True,
-                    "location": WKTElement(f"POINT({lon} {lat})", srid=4326),
-                    "h3_cell": device_cell(lat, lon),
-                    "accuracy_m": 5.0,
-                    "located_at": now,
-                }
-                for i in range(count)
-            ],
-        )
-
-
 def test_cancelling_an_active_notice_stops_the_sends_not_yet_made(
     api: httpx.Client,
     worker: object,
@@ -464,7 +450,7 @@ def test_cancelling_an_active_notice_stops_the_sends_not_yet_made(
     """1,500 devices in one cell: one chunk, sent in three batches of 500. Every FCM send
     takes 1.5 s, so the cancel lands while the first batch is in flight; the rest stop."""
     devices = 1_500
-    _place_devices(devices, *LONDON)
+    place_devices(devices, *LONDON)
     sandbox.set_faults(latency_ms=1500)
     notice = _submit(api, agency_headers, lat=LONDON[0], lon=LONDON[1], radius_km=1)
     _act(api, operator_headers, notice["id"], "approve")

@@ -67,7 +67,7 @@ def test_each_step_reaches_only_devices_not_yet_notified(
     )
     # Beat and a repeated broadcast after the last step change nothing.
     _expand_now()
-    celery_app.send_task("notifier.broadcast", args=[notice["id"]])
+    celery_app.send_task("notifier.broadcast", args=[notice["id"], 99])
     time.sleep(2)
 
     assert received() == {"at-1km": 1, "at-3km": 1, "at-7km": 1}

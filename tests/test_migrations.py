@@ -40,6 +40,7 @@ HEXCAST_TABLES = {
     "agency_webhooks",
     "webhook_events",
     "cap_messages",
+    "dispatch_chunks",
 }
 
 

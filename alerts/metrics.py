@@ -1,0 +1,61 @@
+"""Prometheus metrics, counted in the database at scrape time: every API process reports the
+same numbers, and the workers, which hold the dispatch state only in the database, need no
+exporter of their own."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from alerts import repository
+from kit.db import session_scope
+from kit.models import NoticeStatus
+
+
+class DispatchCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        with session_scope() as session:
+            snapshot = repository.dispatch_snapshot(session, now=datetime.now(UTC))
+
+        notices = GaugeMetricFamily("hexcast_notices", "Notices by status", labels=["status"])
+        for status in NoticeStatus:
+            notices.add_metric([status.value], snapshot.notices.get(status, 0))
+        yield notices
+
+        deliveries = GaugeMetricFamily(
+            "hexcast_active_notice_deliveries",
+            "Deliveries of active notices by status and FCM error code (last error if pending)",
+            labels=["status", "error_code"],
+        )
+        for delivery_status, error_code, count in snapshot.active_deliveries:
+            deliveries.add_metric([delivery_status.value, error_code or ""], count)
+        yield deliveries
+
+        pending = GaugeMetricFamily(
+            "hexcast_pending_deliveries",
+            "Pending deliveries: held by a worker (in_flight), waiting for a retry time "
+            "(waiting_retry), or due and held by nobody (due: the reconciler's backlog)",
+            labels=["state"],
+        )
+        pending.add_metric(["in_flight"], snapshot.in_flight)
+        pending.add_metric(["waiting_retry"], snapshot.waiting_retry)
+        pending.add_metric(["due"], snapshot.due)
+        yield pending
+
+        chunks = GaugeMetricFamily(
+            "hexcast_pending_chunks",
+            "Broadcast chunks whose recipients are not claimed yet: queued, or overdue "
+            "(their task is late or lost; the reconciler queues them again)",
+            labels=["state"],
+        )
+        chunks.add_metric(["queued"], snapshot.chunks_queued)
+        chunks.add_metric(["overdue"], snapshot.chunks_overdue)
+        yield chunks
+
+
+def metrics_registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DispatchCollector())
+    return registry
