@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from alerts.endpoints import devices, operator, partner
+from alerts.endpoints import accounts, audit, devices, keys, operator, partner
 from alerts.errors import install_error_handler
 from kit.logging import configure_logging
 
@@ -21,6 +21,9 @@ def create_app() -> FastAPI:
     install_error_handler(app)
     app.include_router(partner.router)
     app.include_router(operator.router)
+    app.include_router(accounts.router)
+    app.include_router(keys.router)
+    app.include_router(audit.router)
     app.include_router(devices.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")

@@ -9,13 +9,16 @@ from geoalchemy2 import WKTElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts import repository
+from alerts import accounts, audit, repository
+from alerts.audit import Actor
 from alerts.credentials import new_secret
 from alerts.errors import Conflict, NotFound
-from alerts.lifecycle import Action, next_status
+from alerts.lifecycle import Action, check_approver, next_status
 from alerts.schemas import (
     AgencyCreate,
     Approval,
+    AuditEventOut,
+    AuditPage,
     Decision,
     DeliveryStats,
     DeviceRegistration,
@@ -30,34 +33,58 @@ from geo.selection import count_recipients
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit
-from kit.models import Agency, DeliveryStatus, Device, Notice, NoticeStatus
+from kit.models import (
+    ActorType,
+    Agency,
+    AgencyKey,
+    DeliveryStatus,
+    Device,
+    KeyScope,
+    Notice,
+    NoticeStatus,
+)
 
 log = logging.getLogger(__name__)
 
 BROADCAST_TASK = "notifier.broadcast"
 
 
-def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]:
-    """A new agency and its API key, which is returned here and never again."""
+def create_agency(
+    session: Session, *, data: AgencyCreate, actor: Actor
+) -> tuple[Agency, AgencyKey, str]:
+    """A new agency and its first API key (every scope), which is returned here and never
+    again."""
     taken = Conflict(f"an agency named {data.name!r} exists")
     if repository.agency_name_taken(session, data.name):
         raise taken
-    api_key, key_hash = new_secret("hxa")
-    agency = Agency(id=uuid.uuid4(), name=data.name, api_key_hash=key_hash)
+    agency = Agency(id=uuid.uuid4(), name=data.name)
     try:
         with session.begin_nested():  # a concurrent create of the same name loses here
             session.add(agency)
     except IntegrityError:
         raise taken from None
+    audit.record(session, actor, "agency.created", agency_id=agency.id, name=agency.name)
+    key, api_key = accounts.issue_agency_key(
+        session,
+        agency=agency,
+        scopes=list(KeyScope),
+        label="first key",
+        expires_at=None,
+        actor=actor,
+    )
     log.info("alerts.agency.created agency=%s", agency.id)
-    return agency, api_key
+    return agency, key, api_key
 
 
-def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate) -> Notice:
+def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate, actor: Actor) -> Notice:
+    """A pending notice. When an operator submits it for the agency, that operator is
+    recorded, and may not approve it (the two-person rule)."""
     notice = Notice(
         id=uuid.uuid4(),
         agency_id=agency.id,
         status=NoticeStatus.PENDING,
+        cap_status=data.cap_status,
+        submitted_by_operator_id=actor.id if actor.type == ActorType.OPERATOR else None,
         person_name=data.person.name,
         person_age=data.person.age,
         person_sex=data.person.sex,
@@ -77,6 +104,15 @@ def submit_notice(session: Session, *, agency: Agency, data: NoticeCreate) -> No
     session.add(notice)
     session.flush()
     session.refresh(notice)
+    audit.record(
+        session,
+        actor,
+        "notice.submitted",
+        notice_id=notice.id,
+        agency_id=agency.id,
+        cap_status=notice.cap_status,
+        radius_km=notice.radius_km,
+    )
     log.info("alerts.notice.submitted notice=%s agency=%s", notice.id, agency.id)
     return notice
 
@@ -89,9 +125,11 @@ def get_agency_notice(session: Session, *, agency: Agency, notice_id: uuid.UUID)
     return notice
 
 
-def _locked_notice(session: Session, notice_id: uuid.UUID) -> Notice:
+def _locked_notice(session: Session, notice_id: uuid.UUID, actor: Actor) -> Notice:
+    """The notice, locked for a change; an agency acts on its own notices only, and another
+    agency's is indistinguishable from a missing one."""
     notice = repository.notice_for_update(session, notice_id)
-    if notice is None:
+    if notice is None or (actor.type == ActorType.AGENCY and notice.agency_id != actor.id):
         raise NotFound("notice not found")
     return notice
 
@@ -103,10 +141,16 @@ def _queue_broadcast(notice_id: uuid.UUID) -> None:
         log.exception("alerts.notice.broadcast_enqueue_failed notice=%s", notice_id)
 
 
-def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval) -> Notice:
+def approve_notice(
+    session: Session, *, notice_id: uuid.UUID, approval: Approval, actor: Actor
+) -> Notice:
     """Activate the notice; its broadcast is queued once the approval has committed."""
-    notice = _locked_notice(session, notice_id)
-    notice.status = next_status(notice.status, Action.APPROVE)
+    notice = _locked_notice(session, notice_id, actor)
+    status = next_status(notice.status, Action.APPROVE)
+    check_approver(
+        notice.cap_status, submitted_by=notice.submitted_by_operator_id, approver=actor.id
+    )
+    notice.status = status
     now = datetime.now(UTC)
     lifetime = approval.lifetime_hours or get_settings().notice_lifetime_hours
     if approval.radius_km is not None:
@@ -114,29 +158,58 @@ def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval
     notice.decided_at = now
     notice.expires_at = now + timedelta(hours=lifetime)
     session.flush()
+    audit.record(
+        session,
+        actor,
+        "notice.approved",
+        notice_id=notice_id,
+        radius_km=notice.radius_km,
+        expires_at=notice.expires_at,
+    )
     after_commit(session, lambda: _queue_broadcast(notice_id))
     log.info("alerts.notice.approved notice=%s radius_km=%s", notice_id, notice.radius_km)
     return notice
 
 
-def reject_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision) -> Notice:
-    notice = _locked_notice(session, notice_id)
+def reject_notice(
+    session: Session, *, notice_id: uuid.UUID, decision: Decision, actor: Actor
+) -> Notice:
+    notice = _locked_notice(session, notice_id, actor)
     notice.status = next_status(notice.status, Action.REJECT)
     notice.decided_at = datetime.now(UTC)
     notice.decision_reason = decision.reason
     session.flush()
+    audit.record(session, actor, "notice.rejected", notice_id=notice_id, reason=decision.reason)
     log.info("alerts.notice.rejected notice=%s", notice_id)
     return notice
 
 
-def cancel_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision) -> Notice:
+def cancel_notice(
+    session: Session, *, notice_id: uuid.UUID, decision: Decision, actor: Actor
+) -> Notice:
     """End the notice; chunk tasks check the status before each batch and stop sending."""
-    notice = _locked_notice(session, notice_id)
-    notice.status = next_status(notice.status, Action.CANCEL)
+    return _end_notice(session, notice_id, Action.CANCEL, decision, actor)
+
+
+def mark_found(
+    session: Session, *, notice_id: uuid.UUID, decision: Decision, actor: Actor
+) -> Notice:
+    """The person is found: the notice ends, and sending stops as for a cancel."""
+    return _end_notice(session, notice_id, Action.FOUND, decision, actor)
+
+
+def _end_notice(
+    session: Session, notice_id: uuid.UUID, action: Action, decision: Decision, actor: Actor
+) -> Notice:
+    notice = _locked_notice(session, notice_id, actor)
+    notice.status = next_status(notice.status, action)
     notice.ended_at = datetime.now(UTC)
     notice.decision_reason = decision.reason or notice.decision_reason
     session.flush()
-    log.info("alerts.notice.cancelled notice=%s", notice_id)
+    audit.record(
+        session, actor, f"notice.{notice.status}", notice_id=notice_id, reason=decision.reason
+    )
+    log.info("alerts.notice.%s notice=%s", notice.status, notice_id)
     return notice
 
 
@@ -157,6 +230,16 @@ def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
     )
 
 
+def notice_audit(session: Session, *, notice_id: uuid.UUID, limit: int, offset: int) -> AuditPage:
+    """The notice's audit events, oldest first."""
+    if session.get(Notice, notice_id) is None:
+        raise NotFound("notice not found")
+    events, total = repository.audit_events(
+        session, notice_id=notice_id, newest_first=False, limit=limit, offset=offset
+    )
+    return AuditPage(items=[AuditEventOut.from_event(e) for e in events], total=total)
+
+
 def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
     """Devices each radius would reach now, counted as a broadcast would select them."""
     window = query.location_window_hours or get_settings().location_freshness_hours
@@ -166,7 +249,10 @@ def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
             Reach(
                 radius_km=radius,
                 devices=count_recipients(
-                    session, Circle(query.lat, query.lon, radius * 1000.0), fresh_since=since
+                    session,
+                    Circle(query.lat, query.lon, radius * 1000.0),
+                    fresh_since=since,
+                    test_devices_only=query.cap_status.test_devices_only,
                 ),
             )
             for radius in query.radii_km
@@ -178,6 +264,7 @@ def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
 def expire_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
     expired = repository.expire_due(session, now=now)
     for notice_id in expired:
+        audit.record(session, audit.SYSTEM, "notice.expired", notice_id=notice_id)
         log.info("alerts.notice.expired notice=%s", notice_id)
     return expired
 
@@ -192,6 +279,7 @@ def register_device(session: Session, *, data: DeviceRegistration) -> tuple[uuid
         platform=data.platform,
         locale=data.locale,
         credential_hash=key_hash,
+        test_device=data.test_device,
     )
     log.info("alerts.device.registered device=%s created=%s", device_id, created)
     return device_id, device_key, created

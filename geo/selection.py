@@ -22,10 +22,15 @@ def point(lat: float, lon: float):  # type: ignore[no-untyped-def]
 
 
 def select_recipients(
-    circle: Circle, ranges: Sequence[CellRange], *, fresh_since: datetime
+    circle: Circle,
+    ranges: Sequence[CellRange],
+    *,
+    fresh_since: datetime,
+    test_devices_only: bool = False,
 ) -> Select:  # type: ignore[type-arg]
     """Active devices with a location newer than `fresh_since` inside `circle`, restricted to
-    `ranges` (a cover of the circle, or one chunk of it). Yields (device id, token, locale).
+    `ranges` (a cover of the circle, or one chunk of it), and to test devices if asked (Test
+    and Exercise notices). Yields (device id, token, locale).
 
     The distance check runs on the sphere, the same model H3 and the cover use.
     """
@@ -38,7 +43,7 @@ def select_recipients(
         .table_valued("lo", "hi", "inside", name="cover")
         .render_derived()
     )
-    return (
+    recipients = (
         select(Device.id, Device.fcm_token, Device.locale)
         .select_from(scan)
         .join(Device, Device.h3_cell.between(scan.c.lo, scan.c.hi))
@@ -56,9 +61,14 @@ def select_recipients(
             ),
         )
     )
+    return recipients.where(Device.test_device) if test_devices_only else recipients
 
 
-def count_recipients(session: Session, circle: Circle, *, fresh_since: datetime) -> int:
+def count_recipients(
+    session: Session, circle: Circle, *, fresh_since: datetime, test_devices_only: bool = False
+) -> int:
     """How many devices a broadcast to `circle` would reach now, without sending."""
-    recipients = select_recipients(circle, cover_circle(circle), fresh_since=fresh_since)
+    recipients = select_recipients(
+        circle, cover_circle(circle), fresh_since=fresh_since, test_devices_only=test_devices_only
+    )
     return session.scalar(select(func.count()).select_from(recipients.subquery())) or 0

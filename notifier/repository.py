@@ -29,11 +29,14 @@ def claim_recipients(
     circle: Circle,
     ranges: Sequence[CellRange],
     fresh_since: datetime,
+    test_devices_only: bool = False,
 ) -> list[Claim]:
     """Insert a pending delivery for every recipient in `ranges` that has none yet for this
     notice. The unique (notice, device) constraint makes a re-run or a racing worker claim
     nothing twice."""
-    recipients = select_recipients(circle, ranges, fresh_since=fresh_since).subquery()
+    recipients = select_recipients(
+        circle, ranges, fresh_since=fresh_since, test_devices_only=test_devices_only
+    ).subquery()
     claimed = (
         insert(Delivery)
         .from_select(

@@ -83,6 +83,7 @@ def send_chunk(notice_id: str, ranges: list[list[int]]) -> int:
             circle=_circle(notice),
             ranges=decode_ranges(ranges),
             fresh_since=now - timedelta(hours=notice.location_window_hours),
+            test_devices_only=notice.cap_status.test_devices_only,
         )
     sent = 0
     channel = get_channel()

@@ -2,11 +2,19 @@
 
 import uuid
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, status
 
 from alerts import repository, service
-from alerts.deps import CurrentAgency, SessionDep
-from alerts.schemas import MAX_OFFSET, NoticeCreate, NoticeOut, NoticePage, error_responses
+from alerts.accounts import agency_actor
+from alerts.deps import AgencyWriter, CurrentAgency, SessionDep
+from alerts.schemas import (
+    MAX_OFFSET,
+    Decision,
+    NoticeCreate,
+    NoticeOut,
+    NoticePage,
+    error_responses,
+)
 
 router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
 
@@ -18,9 +26,11 @@ router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
     responses=error_responses(401, 403),
     summary="Submit a missing-person notice",
 )
-def submit_notice(data: NoticeCreate, session: SessionDep, agency: CurrentAgency) -> NoticeOut:
-    """The notice waits as `pending` until an operator approves it."""
-    return NoticeOut.from_notice(service.submit_notice(session, agency=agency, data=data))
+def submit_notice(data: NoticeCreate, session: SessionDep, key: AgencyWriter) -> NoticeOut:
+    """The notice waits as `pending` until an operator approves it. Needs a key with the
+    `notices:write` scope."""
+    notice = service.submit_notice(session, agency=key.agency, data=data, actor=agency_actor(key))
+    return NoticeOut.from_notice(notice)
 
 
 @router.get(
@@ -30,6 +40,8 @@ def submit_notice(data: NoticeCreate, session: SessionDep, agency: CurrentAgency
     summary="Read one of the agency's notices",
 )
 def read_notice(notice_id: uuid.UUID, session: SessionDep, agency: CurrentAgency) -> NoticeOut:
+    """Reading and listing need a key with the `notices:read` scope; another agency's notice
+    is 404, as a missing one."""
     notice = service.get_agency_notice(session, agency=agency, notice_id=notice_id)
     return NoticeOut.from_notice(notice)
 
@@ -48,3 +60,41 @@ def list_notices(
 ) -> NoticePage:
     items, total = repository.list_notices(session, agency_id=agency.id, limit=limit, offset=offset)
     return NoticePage(items=[NoticeOut.from_notice(n) for n in items], total=total)
+
+
+@router.post(
+    "/{notice_id}/cancel",
+    response_model=NoticeOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Withdraw one of the agency's pending or active notices",
+)
+def cancel_notice(
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    key: AgencyWriter,
+    decision: Decision | None = Body(None),
+) -> NoticeOut:
+    """Unsent pushes stop. Needs a key with the `notices:write` scope."""
+    notice = service.cancel_notice(
+        session, notice_id=notice_id, decision=decision or Decision(), actor=agency_actor(key)
+    )
+    return NoticeOut.from_notice(notice)
+
+
+@router.post(
+    "/{notice_id}/found",
+    response_model=NoticeOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Report the person of one of the agency's active notices found",
+)
+def mark_found(
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    key: AgencyWriter,
+    decision: Decision | None = Body(None),
+) -> NoticeOut:
+    """The notice ends and unsent pushes stop. Needs a key with the `notices:write` scope."""
+    notice = service.mark_found(
+        session, notice_id=notice_id, decision=decision or Decision(), actor=agency_actor(key)
+    )
+    return NoticeOut.from_notice(notice)
