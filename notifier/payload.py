@@ -21,6 +21,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{who}. Vu(e) pour la dernière fois à {place}, {time}. {description}",
     ),
 }
+# A Test or Exercise pop-up says so before anything else, in the device's language: a drill
+# must never be mistaken for a real alert.
+_NOT_ACTUAL: dict[str, dict[str, str]] = {
+    "en": {"Test": "TEST", "Exercise": "EXERCISE"},
+    "zh": {"Test": "测试", "Exercise": "演习"},
+    "es": {"Test": "PRUEBA", "Exercise": "SIMULACRO"},
+    "fr": {"Test": "TEST", "Exercise": "EXERCICE"},
+}
 _AGE: dict[str, str] = {
     "en": ", {age} years",
     "zh": "，{age}岁",
@@ -41,6 +49,7 @@ class NoticeText:
     last_seen_at: datetime
     photo_url: str | None
     expires_at: datetime
+    cap_status: str = "Actual"
 
 
 def language_of(locale: str) -> str:
@@ -64,7 +73,10 @@ def render(text: NoticeText, locale: str) -> tuple[str, str]:
     )
     if len(rendered) > MAX_BODY_CHARS:
         rendered = rendered[: MAX_BODY_CHARS - 1] + "…"
-    return title.format(name=text.person_name), rendered
+    title = title.format(name=text.person_name)
+    if text.cap_status in _NOT_ACTUAL[lang]:
+        title = f"[{_NOT_ACTUAL[lang][text.cap_status]}] {title}"
+    return title, rendered
 
 
 def build_push(text: NoticeText, *, token: str, locale: str, now: datetime) -> Push:
@@ -78,6 +90,7 @@ def build_push(text: NoticeText, *, token: str, locale: str, now: datetime) -> P
             "type": "missing_person",
             "notice_id": text.notice_id,
             "link": DEEP_LINK.format(notice_id=text.notice_id),
+            "cap_status": text.cap_status,
         },
         collapse_key=text.notice_id,
         ttl_seconds=max(0, int((text.expires_at - now).total_seconds())),

@@ -48,6 +48,7 @@ def _text(notice: Notice) -> NoticeText:
         last_seen_at=notice.last_seen_at,
         photo_url=notice.photo_url,
         expires_at=notice.expires_at,
+        cap_status=notice.cap_status,
     )
 
 
