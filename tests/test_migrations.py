@@ -164,3 +164,23 @@ def test_the_database_itself_rejects_values_outside_the_enums(
                 ),
                 row,
             )
+
+
+def test_0006_moves_each_agencys_key_into_agency_keys_and_back(scratch_engine: Engine) -> None:
+    """An agency keeps working across the upgrade: its one key becomes a key with both scopes."""
+    with scratch_engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0003")
+        connection.execute(
+            text("INSERT INTO agencies (id, name, api_key_hash) VALUES (:id, 'Old Police', :h)"),
+            {"id": uuid.uuid4(), "h": "a" * 64},
+        )
+        command.upgrade(_alembic_config(connection), "0006")
+        [key] = connection.execute(
+            text("SELECT key_hash, scopes, revoked_at, expires_at FROM agency_keys")
+        ).all()
+        assert tuple(key) == ("a" * 64, ["notices:read", "notices:write"], None, None)
+
+        command.downgrade(_alembic_config(connection), "0003")
+        assert (
+            connection.execute(text("SELECT api_key_hash FROM agencies")).scalar_one() == "a" * 64
+        )
