@@ -113,7 +113,7 @@ def log_in(session: Session, *, email: str, password: str) -> tuple[Operator, Op
     operator = repository.operator_by_email(session, email)
     stored = operator.password_hash if operator is not None and operator.active else None
     if not verify_password(password, stored) or operator is None:
-        log.warning("alerts.operator.login_failed")
+        log.warning("alerts.operator.login_failed email=%r", email)
         raise Unauthenticated("wrong email or password")
     now = datetime.now(UTC)
     repository.end_sessions(session, operator_id=operator.id, expired_before=now)

@@ -68,12 +68,14 @@ def ensure_operator(
     session: Session, *, operator_id: uuid.UUID, email: str, display_name: str, role: OperatorRole
 ) -> Operator:
     """The operator with this id, created without a password if it does not exist yet."""
-    session.execute(
-        insert(Operator)
-        .values(id=operator_id, email=email, display_name=display_name, role=role, active=True)
-        .on_conflict_do_nothing(index_elements=[Operator.id])
-    )
     operator = session.get(Operator, operator_id)
+    if operator is None:
+        session.execute(
+            insert(Operator)
+            .values(id=operator_id, email=email, display_name=display_name, role=role, active=True)
+            .on_conflict_do_nothing(index_elements=[Operator.id])
+        )
+        operator = session.get(Operator, operator_id)
     assert operator is not None
     return operator
 
