@@ -60,10 +60,6 @@ class Caller:
     operator: Operator | None = None
     operator_session_id: uuid.UUID | None = None
 
-    @property
-    def agency(self) -> Agency | None:
-        return None if self.agency_key is None else self.agency_key.agency
-
 
 def identify_caller(
     session: SessionDep,
