@@ -3,7 +3,17 @@
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from alerts.endpoints import cap, devices, operator, partner, sightings, webhooks
+from alerts.endpoints import (
+    accounts,
+    audit,
+    cap,
+    devices,
+    keys,
+    operator,
+    partner,
+    sightings,
+    webhooks,
+)
 from alerts.errors import install_error_handler
 from alerts.metrics import metrics_registry
 from kit.logging import configure_logging
@@ -23,6 +33,9 @@ def create_app() -> FastAPI:
     install_error_handler(app)
     app.include_router(partner.router)
     app.include_router(operator.router)
+    app.include_router(accounts.router)
+    app.include_router(keys.router)
+    app.include_router(audit.router)
     app.include_router(devices.router)
     app.include_router(sightings.router)
     app.include_router(webhooks.router)

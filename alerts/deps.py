@@ -1,24 +1,27 @@
 """Request dependencies: the session that commits once, and who is calling.
 
 Three credentials, one per audience: agencies send `X-API-Key`, operators
-`Authorization: Bearer`, devices `X-Device-Key`. An unknown credential is 401; a valid one
-of the wrong audience is 403."""
+`Authorization: Bearer` (a login's session token, or the bootstrap credential), devices
+`X-Device-Key`. An unknown, expired or revoked credential is 401; a valid one of the wrong
+audience, role or scope is 403."""
 
 import enum
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from alerts import repository
-from alerts.credentials import hash_secret, same_secret
+from alerts import accounts, repository
+from alerts.audit import Actor
+from alerts.credentials import hash_secret
 from alerts.errors import Forbidden, Unauthenticated
-from kit.config import get_settings
 from kit.db import session_scope
-from kit.models import Agency, Device
+from kit.models import Agency, AgencyKey, Device, KeyScope, Operator, OperatorRole
 
 
 def get_session() -> Iterator[Session]:
@@ -34,7 +37,9 @@ _agency_key = APIKeyHeader(
     name="X-API-Key", scheme_name="AgencyKey", auto_error=False, description="Agency API key"
 )
 _operator_bearer = HTTPBearer(
-    scheme_name="OperatorToken", auto_error=False, description="Operator credential"
+    scheme_name="OperatorToken",
+    auto_error=False,
+    description="Operator session token from POST /v1/operator/login",
 )
 _device_key = APIKeyHeader(
     name="X-Device-Key", scheme_name="DeviceKey", auto_error=False, description="Device key"
@@ -50,8 +55,10 @@ class Role(enum.StrEnum):
 @dataclass(frozen=True)
 class Caller:
     roles: frozenset[Role]
-    agency: Agency | None = None
+    agency_key: AgencyKey | None = None
     device: Device | None = None
+    operator: Operator | None = None
+    operator_session_id: uuid.UUID | None = None
 
 
 def identify_caller(
@@ -63,22 +70,31 @@ def identify_caller(
     if not (api_key or bearer or device_key):
         raise Unauthenticated("credentials required")
     roles: set[Role] = set()
-    agency = device = None
+    agency_key = device = operator = operator_session_id = None
     if api_key:
-        agency = repository.agency_by_key_hash(session, hash_secret(api_key))
-        if agency is None:
+        agency_key = repository.agency_key_by_hash(session, hash_secret(api_key))
+        if agency_key is None:
             raise Unauthenticated("unknown API key")
+        if agency_key.revoked_at is not None:
+            raise Unauthenticated("revoked API key")
+        if agency_key.expires_at is not None and agency_key.expires_at <= datetime.now(UTC):
+            raise Unauthenticated("expired API key")
         roles.add(Role.AGENCY)
     if bearer:
-        if not same_secret(bearer.credentials, get_settings().operator_token):
-            raise Unauthenticated("unknown operator credential")
+        operator, operator_session_id = accounts.session_operator(session, bearer.credentials)
         roles.add(Role.OPERATOR)
     if device_key:
         device = repository.device_by_credential_hash(session, hash_secret(device_key))
         if device is None:
             raise Unauthenticated("unknown device key")
         roles.add(Role.DEVICE)
-    return Caller(roles=frozenset(roles), agency=agency, device=device)
+    return Caller(
+        roles=frozenset(roles),
+        agency_key=agency_key,
+        device=device,
+        operator=operator,
+        operator_session_id=operator_session_id,
+    )
 
 
 CallerDep = Annotated[Caller, Depends(identify_caller)]
@@ -89,14 +105,40 @@ def _require(caller: Caller, role: Role) -> None:
         raise Forbidden(f"this endpoint is for the {role} role")
 
 
-def current_agency(caller: CallerDep) -> Agency:
+def _agency_key_with(caller: Caller, scope: KeyScope) -> AgencyKey:
     _require(caller, Role.AGENCY)
-    assert caller.agency is not None
-    return caller.agency
+    assert caller.agency_key is not None
+    if scope not in caller.agency_key.scopes:
+        raise Forbidden(f"this API key lacks the {scope} scope")
+    return caller.agency_key
 
 
-def current_operator(caller: CallerDep) -> None:
+def current_agency(caller: CallerDep) -> Agency:
+    """The calling agency, through a key that may read its notices."""
+    return _agency_key_with(caller, KeyScope.NOTICES_READ).agency
+
+
+def agency_writer(caller: CallerDep) -> AgencyKey:
+    """The key of an agency that submits or ends notices: the audit log names the key."""
+    return _agency_key_with(caller, KeyScope.NOTICES_WRITE)
+
+
+def current_operator(caller: CallerDep) -> Operator:
+    """Any operator, reviewer or admin."""
     _require(caller, Role.OPERATOR)
+    assert caller.operator is not None
+    return caller.operator
+
+
+def current_admin(caller: CallerDep) -> Operator:
+    operator = current_operator(caller)
+    if operator.role != OperatorRole.ADMIN:
+        raise Forbidden("this endpoint is for admins")
+    return operator
+
+
+def operator_actor(caller: CallerDep) -> Actor:
+    return accounts.operator_actor(current_operator(caller), caller.operator_session_id)
 
 
 def current_device(caller: CallerDep) -> Device:
@@ -106,5 +148,9 @@ def current_device(caller: CallerDep) -> Device:
 
 
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
+AgencyWriter = Annotated[AgencyKey, Depends(agency_writer)]
 CurrentDevice = Annotated[Device, Depends(current_device)]
+CurrentOperator = Annotated[Operator, Depends(current_operator)]
+OperatorActor = Annotated[Actor, Depends(operator_actor)]
 OperatorOnly = Depends(current_operator)
+AdminOnly = Depends(current_admin)

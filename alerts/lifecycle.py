@@ -1,9 +1,10 @@
-"""Notice state transitions, as a pure table."""
+"""Notice state transitions and who may approve, as pure rules."""
 
 import enum
+import uuid
 
-from alerts.errors import Conflict
-from kit.models import NoticeStatus
+from alerts.errors import Conflict, Forbidden
+from kit.models import CapStatus, NoticeStatus
 
 
 class Action(enum.StrEnum):
@@ -11,6 +12,7 @@ class Action(enum.StrEnum):
     REJECT = "reject"
     CANCEL = "cancel"
     EXPIRE = "expire"
+    FOUND = "found"
 
 
 _TRANSITIONS: dict[tuple[NoticeStatus, Action], NoticeStatus] = {
@@ -19,6 +21,7 @@ _TRANSITIONS: dict[tuple[NoticeStatus, Action], NoticeStatus] = {
     (NoticeStatus.PENDING, Action.CANCEL): NoticeStatus.CANCELLED,
     (NoticeStatus.ACTIVE, Action.CANCEL): NoticeStatus.CANCELLED,
     (NoticeStatus.ACTIVE, Action.EXPIRE): NoticeStatus.EXPIRED,
+    (NoticeStatus.ACTIVE, Action.FOUND): NoticeStatus.FOUND,
 }
 
 
@@ -26,8 +29,25 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class TwoPersonRule(Forbidden):
+    code = "two_person_rule"
+
+
 def next_status(current: NoticeStatus, action: Action) -> NoticeStatus:
     try:
         return _TRANSITIONS[(current, action)]
     except KeyError:
         raise InvalidTransition(f"cannot {action} a notice that is {current}") from None
+
+
+def check_approver(
+    cap_status: CapStatus, *, submitted_by: uuid.UUID | None, approver: uuid.UUID | None
+) -> None:
+    """An Actual notice an operator submitted needs a second operator to approve it, so no
+    one person can send a real alert alone. Test and Exercise notices reach only test
+    devices and can never become Actual, so their submitter may approve them: a drill can
+    be run by whoever is on shift."""
+    if cap_status is CapStatus.ACTUAL and submitted_by is not None and submitted_by == approver:
+        raise TwoPersonRule(
+            "an Actual notice must be approved by an operator other than the one who submitted it"
+        )

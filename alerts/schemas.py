@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    StringConstraints,
     UrlConstraints,
     field_validator,
     model_validator,
@@ -21,11 +22,17 @@ from pydantic import (
 from geo.regions import polygon_from_geojson
 from kit.config import get_settings
 from kit.models import (
+    ActorType,
+    AgencyKey,
     AgencyWebhook,
+    AuditEvent,
     CapStatus,
     DeliveryStatus,
+    KeyScope,
     Notice,
     NoticeStatus,
+    Operator,
+    OperatorRole,
     Platform,
     Sex,
     Sighting,
@@ -181,7 +188,15 @@ _NOTICE_EXAMPLE: dict[str, Any] = {
     "location_window_hours": 24,
     "contact": "Metropolitan Police, 101, case 4411/23",
     "language": "en-GB",
+    "cap_status": "Actual",
 }
+_AGENCY_ID_EXAMPLE = "0b7d3f7e-9c1a-4d2e-8f60-5a4b3c2d1e0f"
+_OPERATOR_ID_EXAMPLE = "3e5b1c9a-7d2f-4a8e-b6c1-0f9e8d7c6b5a"
+
+CAP_STATUS_DESCRIPTION = (
+    "CAP message status: Actual reaches every device; Test and Exercise reach only devices "
+    "registered as test devices and are marked as such in the pop-up"
+)
 
 
 class NoticeCreate(Request):
@@ -198,12 +213,23 @@ class NoticeCreate(Request):
     )
     contact: str = Field(min_length=1, max_length=500)
     language: LanguageTag
+    cap_status: CapStatus = Field(CapStatus.ACTUAL, description=CAP_STATUS_DESCRIPTION)
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
         if (self.radius_km is None) == (self.areas is None):
             raise ValueError("give either radius_km or areas as the target")
         return self
+
+
+class OperatorNoticeCreate(NoticeCreate):
+    """A notice an operator submits on an agency's behalf (a call from an officer, say)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_NOTICE_EXAMPLE, "agency_id": _AGENCY_ID_EXAMPLE}]}
+    )
+
+    agency_id: uuid.UUID
 
 
 class NoticeUpdate(Request):
@@ -242,6 +268,7 @@ class NoticeOut(BaseModel):
                 {
                     **_NOTICE_EXAMPLE,
                     "id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+                    "agency_id": _AGENCY_ID_EXAMPLE,
                     "areas": None,
                     "status": "pending",
                     "created_at": "2026-11-23T08:20:00Z",
@@ -259,7 +286,9 @@ class NoticeOut(BaseModel):
     )
 
     id: uuid.UUID
+    agency_id: uuid.UUID
     status: NoticeStatus
+    cap_status: CapStatus
     person: Person
     last_seen: LastSeen
     radius_km: float | None
@@ -272,7 +301,6 @@ class NoticeOut(BaseModel):
     decision_reason: str | None
     expires_at: datetime | None
     ended_at: datetime | None
-    cap_status: CapStatus
     texts: dict[str, dict[str, str]] | None = Field(
         description="Wording by language, from a CAP alert's <info> blocks"
     )
@@ -283,7 +311,9 @@ class NoticeOut(BaseModel):
     def from_notice(cls, notice: Notice) -> "NoticeOut":
         return cls(
             id=notice.id,
+            agency_id=notice.agency_id,
             status=notice.status,
+            cap_status=notice.cap_status,
             person=Person(
                 name=notice.person_name,
                 age=notice.person_age,
@@ -307,7 +337,6 @@ class NoticeOut(BaseModel):
             decision_reason=notice.decision_reason,
             expires_at=notice.expires_at,
             ended_at=notice.ended_at,
-            cap_status=notice.cap_status,
             texts=notice.texts,
             revision=notice.revision,
             revised_at=notice.revised_at,
@@ -383,6 +412,9 @@ class ReachQuery(Request):
     radii_km: list[RadiusKm] | None = Field(None, min_length=1, max_length=20)
     areas: Areas | None = Field(None, description="Or count the union of these areas")
     location_window_hours: WindowHours | None = Field(None, description="Default 72 h")
+    cap_status: CapStatus = Field(
+        CapStatus.ACTUAL, description="Test and Exercise count only test devices"
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
@@ -529,6 +561,11 @@ class DeviceRegistration(Request):
     fcm_token: Annotated[str, AfterValidator(_fits_token_index)] = Field(min_length=1)
     platform: Platform
     locale: LanguageTag
+    test_device: bool = Field(
+        False,
+        description="Opt in to Test and Exercise notices (as WEA's test-alert setting); "
+        "Actual notices reach every device either way",
+    )
 
 
 class DeviceRegistered(BaseModel):
@@ -747,6 +784,309 @@ class WebhookEventPage(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [], "total": 0}]})
 
     items: list[WebhookEventOut]
+    total: int
+
+
+# --- operator accounts -------------------------------------------------------------------
+
+Email = Annotated[
+    str,
+    Field(
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        examples=["ana.lima@hexcast.example"],
+    ),
+    AfterValidator(str.lower),
+]
+# NIST SP 800-63B: length, not composition rules; spaces are kept, as typed.
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=12, max_length=256)]
+GivenPassword = Annotated[
+    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=256)
+]
+DisplayName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class OperatorLogin(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "ana.lima@hexcast.example", "password": "correct horse battery"}]
+        }
+    )
+
+    email: Email
+    password: GivenPassword
+
+
+_OPERATOR_EXAMPLE: dict[str, Any] = {
+    "id": _OPERATOR_ID_EXAMPLE,
+    "email": "ana.lima@hexcast.example",
+    "display_name": "Ana Lima",
+    "role": "reviewer",
+    "active": True,
+    "created_at": "2026-11-23T08:00:00Z",
+}
+
+
+class OperatorOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_OPERATOR_EXAMPLE]})
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: OperatorRole
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def from_operator(cls, operator: Operator) -> "OperatorOut":
+        return cls(
+            id=operator.id,
+            email=operator.email,
+            display_name=operator.display_name,
+            role=operator.role,
+            active=operator.active,
+            created_at=operator.created_at,
+        )
+
+
+class OperatorSessionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "hxo_Qm9…",
+                    "expires_at": "2026-11-23T20:00:00Z",
+                    "operator": _OPERATOR_EXAMPLE,
+                }
+            ]
+        }
+    )
+
+    token: str = Field(description="Shown once; send it as `Authorization: Bearer <token>`")
+    expires_at: datetime
+    operator: OperatorOut
+
+
+class OperatorCreate(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ana.lima@hexcast.example",
+                    "display_name": "Ana Lima",
+                    "role": "reviewer",
+                    "password": "a long initial passphrase",
+                }
+            ]
+        }
+    )
+
+    email: Email
+    display_name: DisplayName
+    role: OperatorRole
+    password: Password
+
+
+class OperatorUpdate(Request):
+    """Omitted fields stay as they are."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"role": "admin"}, {"active": False}]}
+    )
+
+    display_name: DisplayName | None = None
+    role: OperatorRole | None = None
+    active: bool | None = None
+
+
+class PasswordChange(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": "a long initial passphrase",
+                    "new_password": "another long passphrase",
+                }
+            ]
+        }
+    )
+
+    current_password: GivenPassword
+    new_password: Password
+
+
+# --- agencies and their keys -------------------------------------------------------------
+
+
+class AgencyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+class AgencyPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": _AGENCY_ID_EXAMPLE,
+                            "name": "Thames Valley Police",
+                            "created_at": "2026-11-23T08:00:00Z",
+                        }
+                    ],
+                    "total": 1,
+                }
+            ]
+        }
+    )
+
+    items: list[AgencyOut]
+    total: int
+
+
+def _future(value: datetime) -> datetime:
+    if value <= datetime.now(UTC):
+        raise ValueError("must be in the future")
+    return value
+
+
+class AgencyKeyCreate(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"scopes": ["notices:read"], "label": "dashboard", "expires_at": None},
+                {"scopes": ["notices:read", "notices:write"], "label": "dispatch system"},
+            ]
+        }
+    )
+
+    scopes: list[KeyScope] = Field(
+        min_length=1, max_length=len(KeyScope), description="What the key may do"
+    )
+    label: str | None = Field(None, min_length=1, max_length=100)
+    expires_at: Annotated[AwareDatetime, AfterValidator(_future)] | None = Field(
+        None, description="The key stops working then; none: until revoked"
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _distinct(cls, scopes: list[KeyScope]) -> list[KeyScope]:
+        if len(set(scopes)) != len(scopes):
+            raise ValueError("must not repeat a scope")
+        return scopes
+
+
+class AgencyKeyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5c4b3a29-1807-4f6e-9d5c-4b3a29180706",
+                    "agency_id": _AGENCY_ID_EXAMPLE,
+                    "prefix": "hxa_3q2-7wZk",
+                    "label": "dispatch system",
+                    "scopes": ["notices:read", "notices:write"],
+                    "created_at": "2026-11-23T08:00:00Z",
+                    "expires_at": None,
+                    "revoked_at": None,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    prefix: str = Field(description="The key's first characters, to tell keys apart")
+    label: str | None
+    scopes: list[KeyScope]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_key(cls, key: AgencyKey) -> "AgencyKeyOut":
+        return cls(
+            id=key.id,
+            agency_id=key.agency_id,
+            prefix=key.prefix,
+            label=key.label,
+            scopes=[KeyScope(s) for s in key.scopes],
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class AgencyKeyCreated(AgencyKeyOut):
+    api_key: str = Field(description="Shown once; send it as the X-API-Key header")
+
+
+class KeyRotation(Request):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"overlap_hours": 24}, {"overlap_hours": 0}]}
+    )
+
+    overlap_hours: float = Field(
+        24, ge=0, le=720, description="How long the old key keeps working (default 24 h)"
+    )
+    label: str | None = Field(None, min_length=1, max_length=100)
+
+
+class KeyRotated(BaseModel):
+    old: AgencyKeyOut = Field(description="The rotated key, with the time it stops working")
+    new: AgencyKeyCreated
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: datetime
+    actor_type: ActorType
+    actor_id: uuid.UUID | None
+    action: str
+    notice_id: uuid.UUID | None
+    details: dict[str, Any]
+
+    @classmethod
+    def from_event(cls, event: AuditEvent) -> "AuditEventOut":
+        return cls(
+            id=event.id,
+            at=event.at,
+            actor_type=event.actor_type,
+            actor_id=event.actor_id,
+            action=event.action,
+            notice_id=event.notice_id,
+            details=event.details,
+        )
+
+
+class AuditPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 42,
+                            "at": "2026-11-23T08:31:00Z",
+                            "actor_type": "operator",
+                            "actor_id": _OPERATOR_ID_EXAMPLE,
+                            "action": "notice.approved",
+                            "notice_id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+                            "details": {"radius_km": 3, "expires_at": "2026-11-26T08:31:00Z"},
+                        }
+                    ],
+                    "total": 1,
+                }
+            ]
+        }
+    )
+
+    items: list[AuditEventOut]
     total: int
 
 

@@ -12,16 +12,19 @@ from geoalchemy2 import WKTElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts import atom, cap, repository
+from alerts import accounts, atom, audit, cap, repository
+from alerts.audit import Actor
 from alerts.credentials import new_secret
 from alerts.errors import Conflict, NotFound, RateLimited
 from alerts.idempotency import IdempotencyKeyReused, request_fingerprint
-from alerts.lifecycle import Action, next_status
+from alerts.lifecycle import Action, check_approver, next_status
 from alerts.ratelimit import seconds_until_allowed
 from alerts.schemas import (
     MAX_REASON_CHARS,
     AgencyCreate,
     Approval,
+    AuditEventOut,
+    AuditPage,
     Decision,
     DeliveryStats,
     DeviceRegistration,
@@ -47,11 +50,14 @@ from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit
 from kit.models import (
+    ActorType,
     Agency,
+    AgencyKey,
     AgencyWebhook,
     CapMessage,
     DeliveryStatus,
     Device,
+    KeyScope,
     Notice,
     NoticeStatus,
     Sighting,
@@ -67,29 +73,49 @@ SIGHTING_WINDOW = timedelta(hours=1)
 MAX_FEED_ENTRIES = 50
 
 
-def create_agency(session: Session, *, data: AgencyCreate) -> tuple[Agency, str]:
-    """A new agency and its API key, which is returned here and never again."""
+def create_agency(
+    session: Session, *, data: AgencyCreate, actor: Actor
+) -> tuple[Agency, AgencyKey, str]:
+    """A new agency and its first API key (every scope), which is returned here and never
+    again."""
     taken = Conflict(f"an agency named {data.name!r} exists")
     if repository.agency_name_taken(session, data.name):
         raise taken
-    api_key, key_hash = new_secret("hxa")
-    agency = Agency(id=uuid.uuid4(), name=data.name, api_key_hash=key_hash)
+    agency = Agency(id=uuid.uuid4(), name=data.name)
     try:
         with session.begin_nested():  # a concurrent create of the same name loses here
             session.add(agency)
     except IntegrityError:
         raise taken from None
+    audit.record(session, actor, "agency.created", agency_id=agency.id, name=agency.name)
+    key, api_key = accounts.issue_agency_key(
+        session,
+        agency=agency,
+        scopes=list(KeyScope),
+        label="first key",
+        expires_at=None,
+        actor=actor,
+    )
     log.info("alerts.agency.created agency=%s", agency.id)
-    return agency, api_key
+    return agency, key, api_key
 
 
 def submit_notice(
-    session: Session, *, agency: Agency, data: NoticeCreate, notice_id: uuid.UUID | None = None
+    session: Session,
+    *,
+    agency: Agency,
+    data: NoticeCreate,
+    actor: Actor,
+    notice_id: uuid.UUID | None = None,
 ) -> Notice:
+    """A pending notice. When an operator submits it for the agency, that operator is
+    recorded, and may not approve it (the two-person rule)."""
     notice = Notice(
         id=notice_id or uuid.uuid4(),
         agency_id=agency.id,
         status=NoticeStatus.PENDING,
+        cap_status=data.cap_status,
+        submitted_by_operator_id=actor.id if actor.type == ActorType.OPERATOR else None,
         person_name=data.person.name,
         person_age=data.person.age,
         person_sex=data.person.sex,
@@ -110,12 +136,21 @@ def submit_notice(
     session.add(notice)
     session.flush()
     session.refresh(notice)
+    audit.record(
+        session,
+        actor,
+        "notice.submitted",
+        notice_id=notice.id,
+        agency_id=agency.id,
+        cap_status=notice.cap_status,
+        radius_km=notice.radius_km,
+    )
     log.info("alerts.notice.submitted notice=%s agency=%s", notice.id, agency.id)
     return notice
 
 
 def submit_notice_once(
-    session: Session, *, agency: Agency, data: NoticeCreate, idempotency_key: str
+    session: Session, *, agency: Agency, data: NoticeCreate, idempotency_key: str, actor: Actor
 ) -> tuple[Notice, bool]:
     """Submit under an Idempotency-Key: the first request with the key creates the notice,
     a repeat of the same request gets that notice back (replayed: True), another request
@@ -131,7 +166,8 @@ def submit_notice_once(
         expired_before=datetime.now(UTC) - timedelta(hours=get_settings().idempotency_key_hours),
     )
     if stored_id == notice_id:
-        return submit_notice(session, agency=agency, data=data, notice_id=notice_id), False
+        notice = submit_notice(session, agency=agency, data=data, actor=actor, notice_id=notice_id)
+        return notice, False
     if stored_fingerprint != fingerprint:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was used with a different request body; "
@@ -148,9 +184,11 @@ def get_agency_notice(session: Session, *, agency: Agency, notice_id: uuid.UUID)
     return notice
 
 
-def _locked_notice(session: Session, notice_id: uuid.UUID) -> Notice:
+def _locked_notice(session: Session, notice_id: uuid.UUID, actor: Actor) -> Notice:
+    """The notice, locked for a change; an agency acts on its own notices only, and another
+    agency's is indistinguishable from a missing one."""
     notice = repository.notice_for_update(session, notice_id)
-    if notice is None:
+    if notice is None or (actor.type == ActorType.AGENCY and notice.agency_id != actor.id):
         raise NotFound("notice not found")
     return notice
 
@@ -178,10 +216,16 @@ class DrawnAreas(Conflict):
         super().__init__("this notice targets drawn areas; a radius applies to circle notices only")
 
 
-def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval) -> Notice:
+def approve_notice(
+    session: Session, *, notice_id: uuid.UUID, approval: Approval, actor: Actor
+) -> Notice:
     """Activate the notice; its broadcast is queued once the approval has committed."""
-    notice = _locked_notice(session, notice_id)
-    notice.status = next_status(notice.status, Action.APPROVE)
+    notice = _locked_notice(session, notice_id, actor)
+    status = next_status(notice.status, Action.APPROVE)
+    check_approver(
+        notice.cap_status, submitted_by=notice.submitted_by_operator_id, approver=actor.id
+    )
+    notice.status = status
     now = datetime.now(UTC)
     lifetime = approval.lifetime_hours or get_settings().notice_lifetime_hours
     if approval.radius_km is not None:
@@ -193,37 +237,59 @@ def approve_notice(session: Session, *, notice_id: uuid.UUID, approval: Approval
     _broadcast_after_commit(session, notice, next_round=False)
     session.flush()
     _record_status_event(session, notice)
+    audit.record(
+        session,
+        actor,
+        "notice.approved",
+        notice_id=notice_id,
+        radius_km=notice.radius_km,
+        expires_at=notice.expires_at,
+    )
     log.info("alerts.notice.approved notice=%s radius_km=%s", notice_id, notice.radius_km)
     return notice
 
 
-def reject_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision) -> Notice:
-    notice = _locked_notice(session, notice_id)
+def reject_notice(
+    session: Session, *, notice_id: uuid.UUID, decision: Decision, actor: Actor
+) -> Notice:
+    notice = _locked_notice(session, notice_id, actor)
     notice.status = next_status(notice.status, Action.REJECT)
     notice.decided_at = datetime.now(UTC)
     notice.decision_reason = decision.reason
     session.flush()
     _record_status_event(session, notice)
+    audit.record(session, actor, "notice.rejected", notice_id=notice_id, reason=decision.reason)
     log.info("alerts.notice.rejected notice=%s", notice_id)
     return notice
 
 
-def cancel_notice(session: Session, *, notice_id: uuid.UUID, decision: Decision) -> Notice:
+def cancel_notice(
+    session: Session, *, notice_id: uuid.UUID, decision: Decision, actor: Actor
+) -> Notice:
     """End the notice; chunk tasks check the status before each batch and stop sending."""
-    notice = _locked_notice(session, notice_id)
-    notice.status = next_status(notice.status, Action.CANCEL)
+    return _end_notice(session, notice_id, Action.CANCEL, decision, actor)
+
+
+def mark_found(
+    session: Session, *, notice_id: uuid.UUID, decision: Decision, actor: Actor
+) -> Notice:
+    """The person is found: the notice ends, and sending stops as for a cancel."""
+    return _end_notice(session, notice_id, Action.FOUND, decision, actor)
+
+
+def _end_notice(
+    session: Session, notice_id: uuid.UUID, action: Action, decision: Decision, actor: Actor
+) -> Notice:
+    notice = _locked_notice(session, notice_id, actor)
+    notice.status = next_status(notice.status, action)
     notice.ended_at = datetime.now(UTC)
     notice.decision_reason = decision.reason or notice.decision_reason
     session.flush()
     _record_status_event(session, notice)
-    log.info("alerts.notice.cancelled notice=%s", notice_id)
-    return notice
-
-
-def _locked_agency_notice(session: Session, *, agency: Agency, notice_id: uuid.UUID) -> Notice:
-    notice = repository.notice_for_update(session, notice_id)
-    if notice is None or notice.agency_id != agency.id:
-        raise NotFound("notice not found")
+    audit.record(
+        session, actor, f"notice.{notice.status}", notice_id=notice_id, reason=decision.reason
+    )
+    log.info("alerts.notice.%s notice=%s", notice.status, notice_id)
     return notice
 
 
@@ -233,6 +299,7 @@ def update_notice(
     agency: Agency,
     notice_id: uuid.UUID,
     changes: NoticeUpdate,
+    actor: Actor,
     texts: dict[str, dict[str, str]] | None = None,
 ) -> Notice:
     """Change what the agency may change in its pending or active notice. `texts` replaces
@@ -240,7 +307,9 @@ def update_notice(
     own language's wording, since translations of the old one no longer match. An active
     notice is broadcast again once the change commits: devices in the new area that it has
     not reached yet get it."""
-    notice = _locked_agency_notice(session, agency=agency, notice_id=notice_id)
+    notice = _locked_notice(session, notice_id, actor)
+    if notice.agency_id != agency.id:
+        raise NotFound("notice not found")
     if notice.status not in (NoticeStatus.PENDING, NoticeStatus.ACTIVE):
         raise Conflict(f"a notice that is {notice.status} cannot be updated")
     changed = changes.model_fields_set
@@ -265,6 +334,14 @@ def update_notice(
     if notice.status == NoticeStatus.ACTIVE:
         _broadcast_after_commit(session, notice, next_round=True)
     session.flush()
+    audit.record(
+        session,
+        actor,
+        "notice.updated",
+        notice_id=notice_id,
+        revision=notice.revision,
+        fields=sorted(changed),
+    )
     log.info(
         "alerts.notice.updated notice=%s revision=%d fields=%s",
         notice_id,
@@ -274,15 +351,9 @@ def update_notice(
     return notice
 
 
-def cancel_agency_notice(
-    session: Session, *, agency: Agency, notice_id: uuid.UUID, decision: Decision
-) -> Notice:
-    """The agency withdraws its own notice, as an operator can cancel any."""
-    get_agency_notice(session, agency=agency, notice_id=notice_id)
-    return cancel_notice(session, notice_id=notice_id, decision=decision)
-
-
-def import_cap_alert(session: Session, *, agency: Agency, document: bytes) -> tuple[Notice, bool]:
+def import_cap_alert(
+    session: Session, *, agency: Agency, actor: Actor, document: bytes
+) -> tuple[Notice, bool]:
     """Act on a CAP 1.2 message: an Alert submits a notice, an Update changes the notice its
     `references` name, a Cancel cancels it. Returns the notice and whether it is new.
     References are the agency's own earlier messages; a message is taken once."""
@@ -295,7 +366,7 @@ def import_cap_alert(session: Session, *, agency: Agency, document: bytes) -> tu
         raise _repeated(alert, earlier)
     if alert.msg_type == "Alert":
         imported = cap.notice_from_alert(alert)
-        notice = submit_notice(session, agency=agency, data=imported.notice)
+        notice = submit_notice(session, agency=agency, data=imported.notice, actor=actor)
         notice.cap_status = imported.cap_status
         notice.texts = imported.texts
     else:
@@ -312,11 +383,14 @@ def import_cap_alert(session: Session, *, agency: Agency, document: bytes) -> tu
                 agency=agency,
                 notice_id=notice_id,
                 changes=update.changes,
+                actor=actor,
                 texts=update.texts,
             )
         else:
             reason = alert.note[:MAX_REASON_CHARS] if alert.note else None
-            notice = cancel_notice(session, notice_id=notice_id, decision=Decision(reason=reason))
+            notice = cancel_notice(
+                session, notice_id=notice_id, decision=Decision(reason=reason), actor=actor
+            )
     message = CapMessage(
         agency_id=agency.id,
         notice_id=notice.id,
@@ -432,6 +506,16 @@ def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
     )
 
 
+def notice_audit(session: Session, *, notice_id: uuid.UUID, limit: int, offset: int) -> AuditPage:
+    """The notice's audit events, oldest first."""
+    if session.get(Notice, notice_id) is None:
+        raise NotFound("notice not found")
+    events, total = repository.audit_events(
+        session, notice_id=notice_id, newest_first=False, limit=limit, offset=offset
+    )
+    return AuditPage(items=[AuditEventOut.from_event(e) for e in events], total=total)
+
+
 def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
     """Devices each radius (or the areas) would reach now, counted as a broadcast would
     select them."""
@@ -440,7 +524,15 @@ def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
     if query.areas is not None:
         region = region_from_json(areas_json(query.areas))
         reach = [
-            Reach(radius_km=None, devices=count_recipients(session, region, fresh_since=since))
+            Reach(
+                radius_km=None,
+                devices=count_recipients(
+                    session,
+                    region,
+                    fresh_since=since,
+                    test_devices_only=query.cap_status.test_devices_only,
+                ),
+            )
         ]
     else:
         assert query.lat is not None and query.lon is not None and query.radii_km is not None
@@ -448,7 +540,10 @@ def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
             Reach(
                 radius_km=radius,
                 devices=count_recipients(
-                    session, (Circle(query.lat, query.lon, radius * 1000.0),), fresh_since=since
+                    session,
+                    (Circle(query.lat, query.lon, radius * 1000.0),),
+                    fresh_since=since,
+                    test_devices_only=query.cap_status.test_devices_only,
                 ),
             )
             for radius in query.radii_km
@@ -487,11 +582,11 @@ def expansion_schedule(session: Session, *, notice_id: uuid.UUID) -> ExpansionOu
 
 
 def set_expansion_schedule(
-    session: Session, *, notice_id: uuid.UUID, schedule: ExpansionSchedule
+    session: Session, *, notice_id: uuid.UUID, schedule: ExpansionSchedule, actor: Actor
 ) -> ExpansionOut:
     """Replace the steps not applied yet; steps already due run at the next beat, which is
     also asked to run at once."""
-    notice = _locked_notice(session, notice_id)
+    notice = _locked_notice(session, notice_id, actor)
     if notice.target_areas:
         raise DrawnAreas()
     if notice.status not in (NoticeStatus.PENDING, NoticeStatus.ACTIVE):
@@ -510,6 +605,13 @@ def set_expansion_schedule(
         session, notice_id, [(s.after_minutes, s.radius_km) for s in schedule.steps]
     )
     session.flush()
+    audit.record(
+        session,
+        actor,
+        "notice.expansion_planned",
+        notice_id=notice_id,
+        steps=[step.model_dump() for step in schedule.steps],
+    )
     if notice.status == NoticeStatus.ACTIVE:
         after_commit(session, lambda: _queue(EXPAND_TASK))
     log.info("alerts.notice.expansion_set notice=%s steps=%d", notice_id, len(schedule.steps))
@@ -527,6 +629,13 @@ def expand_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
         notice = session.get(Notice, notice_id)
         assert notice is not None and notice.radius_km is not None
         notice.radius_km = max(notice.radius_km, radius_km)
+        audit.record(
+            session,
+            audit.SYSTEM,
+            "notice.expanded",
+            notice_id=notice_id,
+            radius_km=notice.radius_km,
+        )
         log.info("alerts.notice.expanded notice=%s radius_km=%s", notice_id, notice.radius_km)
         _broadcast_after_commit(session, notice, next_round=True)
     session.flush()
@@ -536,6 +645,7 @@ def expand_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
 def expire_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
     expired = repository.expire_due(session, now=now)
     for notice_id in expired:
+        audit.record(session, audit.SYSTEM, "notice.expired", notice_id=notice_id)
         log.info("alerts.notice.expired notice=%s", notice_id)
         _record_status_event(session, session.get_one(Notice, notice_id))
     return expired
@@ -551,6 +661,7 @@ def register_device(session: Session, *, data: DeviceRegistration) -> tuple[uuid
         platform=data.platform,
         locale=data.locale,
         credential_hash=key_hash,
+        test_device=data.test_device,
     )
     log.info("alerts.device.registered device=%s created=%s", device_id, created)
     return device_id, device_key, created

@@ -48,10 +48,15 @@ def _holds(area: Area) -> ColumnElement[bool]:
 
 
 def select_recipients(
-    region: Region, ranges: Sequence[CellRange], *, fresh_since: datetime
+    region: Region,
+    ranges: Sequence[CellRange],
+    *,
+    fresh_since: datetime,
+    test_devices_only: bool = False,
 ) -> Select:  # type: ignore[type-arg]
     """Active devices with a location newer than `fresh_since` inside `region`, restricted to
-    `ranges` (a cover of the region, or one chunk of it). Yields (device id, token, locale).
+    `ranges` (a cover of the region, or one chunk of it), and to test devices if asked (Test
+    and Exercise notices). Yields (device id, token, locale).
     """
     scan = (
         func.unnest(
@@ -62,7 +67,7 @@ def select_recipients(
         .table_valued("lo", "hi", "inside", name="cover")
         .render_derived()
     )
-    return (
+    recipients = (
         select(Device.id, Device.fcm_token, Device.locale)
         .select_from(scan)
         .join(Device, Device.h3_cell.between(scan.c.lo, scan.c.hi))
@@ -72,9 +77,14 @@ def select_recipients(
             or_(scan.c.inside, *(_holds(area) for area in region)),
         )
     )
+    return recipients.where(Device.test_device) if test_devices_only else recipients
 
 
-def count_recipients(session: Session, region: Region, *, fresh_since: datetime) -> int:
+def count_recipients(
+    session: Session, region: Region, *, fresh_since: datetime, test_devices_only: bool = False
+) -> int:
     """How many devices a broadcast to `region` would reach now, without sending."""
-    recipients = select_recipients(region, cover_region(region), fresh_since=fresh_since)
+    recipients = select_recipients(
+        region, cover_region(region), fresh_since=fresh_since, test_devices_only=test_devices_only
+    )
     return session.scalar(select(func.count()).select_from(recipients.subquery())) or 0

@@ -14,7 +14,11 @@ class Settings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:63799/0"
 
     operator_token: str = Field(
-        "dev-operator-token", description="Bearer credential of the operator role."
+        "dev-operator-token",
+        description="Break-glass bearer credential acting as the bootstrap admin; empty: off.",
+    )
+    operator_session_hours: float = Field(
+        12.0, gt=0, le=720, description="How long an operator login lasts."
     )
 
     fcm_project_id: str = "hexcast-dev"

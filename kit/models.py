@@ -22,8 +22,8 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from geo.regions import Circle, Region, region_from_json
 
@@ -61,14 +61,42 @@ class NoticeStatus(enum.StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    FOUND = "found"
 
 
 class CapStatus(enum.StrEnum):
-    """CAP's message status, apart from the lifecycle status: whether a notice is real."""
+    """CAP's message status, apart from the lifecycle status: whether a notice is real.
+    Test and Exercise notices reach only devices flagged as test devices, as WEA test
+    messages reach only phones opted in to them; Actual notices reach every device."""
 
     ACTUAL = "Actual"
     EXERCISE = "Exercise"
     TEST = "Test"
+
+    @property
+    def test_devices_only(self) -> bool:
+        return self is not CapStatus.ACTUAL
+
+
+class OperatorRole(enum.StrEnum):
+    """Reviewers decide on notices; admins also manage accounts, agencies and keys."""
+
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+
+class KeyScope(enum.StrEnum):
+    """What an agency API key may do: read the agency's notices, or submit and end them."""
+
+    NOTICES_READ = "notices:read"
+    NOTICES_WRITE = "notices:write"
+
+
+class ActorType(enum.StrEnum):
+    OPERATOR = "operator"
+    AGENCY = "agency"
+    DEVICE = "device"
+    SYSTEM = "system"
 
 
 class Sex(enum.StrEnum):
@@ -101,8 +129,54 @@ class Agency(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = _now_column()
+
+
+class AgencyKey(Base):
+    """One of an agency's API keys. A key works until it is revoked or its `expires_at`
+    passes; rotation sets `expires_at` on the old key, so both work during the overlap."""
+
+    __tablename__ = "agency_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The key's first characters, for people to tell keys apart in lists and logs.
+    prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(100))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    agency: Mapped[Agency] = relationship(lazy="joined", innerjoin=True)
+
+
+class Operator(Base):
+    """A person who reviews notices (or administers hexcast). Without a password hash the
+    account cannot log in: that is the account the bootstrap credential acts as."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[OperatorRole] = mapped_column(_enum(OperatorRole, "operator_role"))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class OperatorSession(Base):
+    """A login: the bearer token is stored as its SHA-256 and stops working at `expires_at`."""
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operators.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Notice(Base):
@@ -114,6 +188,11 @@ class Notice(Base):
     status: Mapped[NoticeStatus] = mapped_column(
         _enum(NoticeStatus, "notice_status"), default=NoticeStatus.PENDING, index=True
     )
+    cap_status: Mapped[CapStatus] = mapped_column(
+        _enum(CapStatus, "cap_status"), default=CapStatus.ACTUAL, server_default="Actual"
+    )
+    # Set when an operator submitted the notice on an agency's behalf: the two-person rule.
+    submitted_by_operator_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operators.id"))
     person_name: Mapped[str] = mapped_column(String(200))
     person_age: Mapped[int | None] = mapped_column(Integer)
     person_sex: Mapped[Sex] = mapped_column(_enum(Sex, "sex"))
@@ -138,9 +217,6 @@ class Notice(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    cap_status: Mapped[CapStatus] = mapped_column(
-        _enum(CapStatus, "cap_status"), default=CapStatus.ACTUAL, server_default="Actual"
-    )
     # Localized texts, one per language of a CAP alert's <info> blocks:
     # {language: {"headline": …, "description": …, "instruction": …}}.
     texts: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSONB)
@@ -198,7 +274,14 @@ class Device(Base):
         Index(
             "ix_devices_h3_cell",
             "h3_cell",
-            postgresql_include=["located_at", "location", "id", "fcm_token", "locale"],
+            postgresql_include=[
+                "located_at",
+                "location",
+                "id",
+                "fcm_token",
+                "locale",
+                "test_device",
+            ],
             postgresql_where=text("active"),
         ),
         Index("ix_devices_location", "location", postgresql_using="gist"),
@@ -210,6 +293,7 @@ class Device(Base):
     locale: Mapped[str] = mapped_column(String(35))
     credential_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    test_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     location = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=True)
     h3_cell: Mapped[int | None] = mapped_column(BigInteger)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
@@ -369,3 +453,21 @@ class WebhookEvent(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = _now_column()
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Append-only: a trigger refuses UPDATE and DELETE (migration 0006). One row per
+    lifecycle step and per account or key change, written in the same transaction."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_notice", "notice_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = _now_column()
+    actor_type: Mapped[ActorType] = mapped_column(_enum(ActorType, "actor_type"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column()
+    action: Mapped[str] = mapped_column(String(64))
+    notice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("notices.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )

@@ -22,6 +22,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{who}. Vu(e) pour la dernière fois à {place}, {time}. {description}",
     ),
 }
+# A Test or Exercise pop-up says so before anything else, in the device's language: a drill
+# must never be mistaken for a real alert.
+_NOT_ACTUAL: dict[str, dict[str, str]] = {
+    "en": {"Test": "TEST", "Exercise": "EXERCISE"},
+    "zh": {"Test": "测试", "Exercise": "演习"},
+    "es": {"Test": "PRUEBA", "Exercise": "SIMULACRO"},
+    "fr": {"Test": "TEST", "Exercise": "EXERCICE"},
+}
 _UPDATE_TITLE: dict[str, str] = {
     "en": "Update: {title}",
     "zh": "更新：{title}",
@@ -73,6 +81,7 @@ class NoticeText:
     last_seen_at: datetime
     photo_url: str | None
     expires_at: datetime
+    cap_status: str = "Actual"
 
 
 def language_of(locale: str) -> str:
@@ -96,12 +105,21 @@ def render(text: NoticeText, locale: str) -> tuple[str, str]:
     )
     if len(rendered) > MAX_BODY_CHARS:
         rendered = rendered[: MAX_BODY_CHARS - 1] + "…"
-    return title.format(name=text.person_name), rendered
+    return _marked(title.format(name=text.person_name), text, lang), rendered
+
+
+def _marked(title: str, text: NoticeText, lang: str) -> str:
+    if text.cap_status in _NOT_ACTUAL[lang]:
+        return f"[{_NOT_ACTUAL[lang][text.cap_status]}] {title}"
+    return title
 
 
 def render_found(text: NoticeText, locale: str) -> tuple[str, str]:
-    title, body = _FOUND[language_of(locale)]
-    return title, body.format(date=text.last_seen_at.astimezone(UTC).strftime("%Y-%m-%d"))
+    lang = language_of(locale)
+    title, body = _FOUND[lang]
+    return _marked(title, text, lang), body.format(
+        date=text.last_seen_at.astimezone(UTC).strftime("%Y-%m-%d")
+    )
 
 
 def build_push(
@@ -128,6 +146,7 @@ def build_push(
             "type": _DATA_TYPE[kind],
             "notice_id": text.notice_id,
             "link": DEEP_LINK.format(notice_id=text.notice_id),
+            "cap_status": text.cap_status,
         },
         collapse_key=text.notice_id,
         ttl_seconds=max(0, int((text.expires_at - now).total_seconds())),

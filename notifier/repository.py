@@ -140,11 +140,14 @@ def claim_recipients(
     ranges: Sequence[CellRange],
     fresh_since: datetime,
     lease_until: datetime,
+    test_devices_only: bool = False,
 ) -> list[int]:
     """Insert a pending delivery, leased until `lease_until`, for every recipient in `ranges`
     that has none yet for this notice; returns their ids. The unique (notice, device)
     constraint makes a re-run, a racing worker or a later round claim nothing twice."""
-    recipients = select_recipients(region, ranges, fresh_since=fresh_since).subquery()
+    recipients = select_recipients(
+        region, ranges, fresh_since=fresh_since, test_devices_only=test_devices_only
+    ).subquery()
     return list(
         session.scalars(
             insert(Delivery)

@@ -70,6 +70,7 @@ def _text(notice: Notice) -> NoticeText:
         last_seen_at=notice.last_seen_at,
         photo_url=notice.photo_url,
         expires_at=notice.expires_at,
+        cap_status=notice.cap_status,
     )
 
 
@@ -139,6 +140,7 @@ def send_chunk(chunk_id: int) -> int:
             ranges=decode_ranges(chunk.ranges),
             fresh_since=_fresh_since(notice, now),
             lease_until=lease_until,
+            test_devices_only=notice.cap_status.test_devices_only,
         )
         chunk.status = ChunkStatus.CLAIMED
         notice_id = notice.id

@@ -1,11 +1,13 @@
 """Demo data and a demo notice, through the public API of a running hexcast.
 
-Registers demo devices around central London, creates a demo agency, submits a notice,
-approves it, waits for the broadcast and prints how many devices the sandbox reached."""
+Registers demo devices around central London; with the bootstrap credential, creates a demo
+agency and a demo reviewer account; the agency submits a notice, the reviewer logs in and
+approves it; waits for the broadcast and prints how many devices the sandbox reached."""
 
 import argparse
 import os
 import random
+import secrets
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -80,6 +82,26 @@ def main() -> None:
             201,
         ).json()
         partner = {"X-API-Key": agency["api_key"]}
+        reviewer_email = f"demo-reviewer-{now:%Y%m%d-%H%M%S}@hexcast.example"
+        password = secrets.token_urlsafe(16)
+        _check(
+            api.post(
+                "/v1/operator/accounts",
+                headers=operator,
+                json={
+                    "email": reviewer_email,
+                    "display_name": "Demo Reviewer",
+                    "role": "reviewer",
+                    "password": password,
+                },
+            ),
+            201,
+        )
+        login = _check(
+            api.post("/v1/operator/login", json={"email": reviewer_email, "password": password}),
+            200,
+        ).json()
+        reviewer = {"Authorization": f"Bearer {login['token']}"}
         notice = _check(
             api.post(
                 "/v1/notices",
@@ -105,8 +127,8 @@ def main() -> None:
             201,
         ).json()
         print(f"demo: notice {notice['id']} submitted by {agency['name']} ({notice['status']})")
-        _check(api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator), 200)
-        print("demo: notice approved; broadcasting")
+        _check(api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=reviewer), 200)
+        print(f"demo: notice approved by {reviewer_email}; broadcasting")
 
         # Settled: something was targeted, nothing is pending, and the count stopped growing.
         deadline = time.monotonic() + 60
@@ -114,7 +136,7 @@ def main() -> None:
         previous = -1
         while time.monotonic() < deadline:
             stats = _check(
-                api.get(f"/v1/operator/notices/{notice['id']}/deliveries", headers=operator), 200
+                api.get(f"/v1/operator/notices/{notice['id']}/deliveries", headers=reviewer), 200
             ).json()
             if 0 < stats["targeted"] == previous and stats["by_status"]["pending"] == 0:
                 break

@@ -41,7 +41,7 @@ def notice_body(
 
 
 def create_agency(api: httpx.Client, operator_headers: dict[str, str], name: str) -> dict[str, str]:
-    """A new agency through the operator API; returns the headers its key goes in."""
+    """A new agency through the admin API; returns the headers its key goes in."""
     response = api.post("/v1/operator/agencies", json={"name": name}, headers=operator_headers)
     assert response.status_code == 201, response.text
     return {"X-API-Key": response.json()["api_key"]}
@@ -141,3 +141,36 @@ def wait_for_dispatch(
 
     wait_until(complete, timeout=timeout, what=f"the dispatch of {notice_id} to complete")
     return stats
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def create_operator(
+    api: httpx.Client,
+    admin_headers: dict[str, str],
+    email: str,
+    *,
+    role: str = "reviewer",
+    password: str = PASSWORD,
+) -> dict[str, Any]:
+    """A new operator account through the admin API; returns the account."""
+    response = api.post(
+        "/v1/operator/accounts",
+        json={
+            "email": email,
+            "display_name": email.split("@")[0],
+            "role": role,
+            "password": password,
+        },
+        headers=admin_headers,
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def log_in(api: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, str]:
+    """Logs in through the API; returns the headers the session token goes in."""
+    response = api.post("/v1/operator/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}

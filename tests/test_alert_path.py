@@ -108,6 +108,7 @@ def test_message_is_high_priority_expiring_and_collapses_per_notice(
         "type": "missing_person",
         "notice_id": notice["id"],
         "link": f"hexcast://notices/{notice['id']}",
+        "cap_status": "Actual",
     }
     android = message["android"]
     assert android["priority"].lower() == "high"

@@ -14,18 +14,10 @@ import pytest
 from sqlalchemy import text
 
 from kit.db import get_sessionmaker
+from kit.models import Base
 from tests.helpers import notice_body, register_device, report_location
 
-TABLES = (
-    "agencies",
-    "notices",
-    "devices",
-    "deliveries",
-    "sightings",
-    "idempotency_keys",
-    "agency_webhooks",
-    "webhook_events",
-)
+TABLES = [table.name for table in Base.metadata.sorted_tables]
 JSON = {"content-type": "application/json"}
 LOCATION = {"lat": 51.5033, "lon": -0.1196, "accuracy_m": 12}
 

@@ -41,6 +41,10 @@ HEXCAST_TABLES = {
     "webhook_events",
     "cap_messages",
     "dispatch_chunks",
+    "agency_keys",
+    "operators",
+    "operator_sessions",
+    "audit_events",
 }
 
 
@@ -156,7 +160,7 @@ def test_the_database_itself_rejects_values_outside_the_enums(
     }
     with scratch_engine.connect() as connection:
         connection.execute(
-            text("INSERT INTO agencies (id, name, api_key_hash) VALUES (:id, 'A', 'h')"),
+            text("INSERT INTO agencies (id, name) VALUES (:id, 'A')"),
             {"id": agency_id},
         )
         with pytest.raises(IntegrityError, match="check constraint"):
@@ -167,3 +171,23 @@ def test_the_database_itself_rejects_values_outside_the_enums(
                 ),
                 row,
             )
+
+
+def test_0008_moves_each_agencys_key_into_agency_keys_and_back(scratch_engine: Engine) -> None:
+    """An agency keeps working across the upgrade: its one key becomes a key with both scopes."""
+    with scratch_engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0003")
+        connection.execute(
+            text("INSERT INTO agencies (id, name, api_key_hash) VALUES (:id, 'Old Police', :h)"),
+            {"id": uuid.uuid4(), "h": "a" * 64},
+        )
+        command.upgrade(_alembic_config(connection), "0008")
+        [key] = connection.execute(
+            text("SELECT key_hash, scopes, revoked_at, expires_at FROM agency_keys")
+        ).all()
+        assert tuple(key) == ("a" * 64, ["notices:read", "notices:write"], None, None)
+
+        command.downgrade(_alembic_config(connection), "0003")
+        assert (
+            connection.execute(text("SELECT api_key_hash FROM agencies")).scalar_one() == "a" * 64
+        )

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from alerts import atom, cap, service
-from alerts.deps import CallerDep, CurrentAgency, Role, SessionDep
+from alerts.accounts import agency_actor
+from alerts.deps import AgencyWriter, CallerDep, Role, SessionDep, current_agency
 from alerts.errors import DomainError, Forbidden
 from alerts.schemas import ErrorOut, NoticeOut, error_responses
 
@@ -74,13 +75,15 @@ def _xml(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     summary="Post a CAP 1.2 message: an Alert submits a notice, an Update or Cancel changes one",
 )
 def import_cap_alert(
-    agency: CurrentAgency, document: CapDocument, session: SessionDep, response: Response
+    key: AgencyWriter, document: CapDocument, session: SessionDep, response: Response
 ) -> NoticeOut:
     """An Alert becomes a pending notice (201). An Update changes the description, photo or
     areas of the notice its `references` name, and an active notice reaches the devices newly
     in its area; a Cancel cancels it (200). References name the agency's own earlier
     messages. See the README's CAP section for which elements become which fields."""
-    notice, created = service.import_cap_alert(session, agency=agency, document=document)
+    notice, created = service.import_cap_alert(
+        session, agency=key.agency, actor=agency_actor(key), document=document
+    )
     if not created:
         response.status_code = status.HTTP_200_OK
     return NoticeOut.from_notice(notice)
@@ -100,8 +103,9 @@ def notice_cap(notice_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> 
     approved yet (or rejected) has status Draft."""
     if Role.OPERATOR in caller.roles:
         notice = service.get_notice(session, notice_id=notice_id)
-    elif caller.agency is not None:
-        notice = service.get_agency_notice(session, agency=caller.agency, notice_id=notice_id)
+    elif caller.agency_key is not None:
+        agency = current_agency(caller)
+        notice = service.get_agency_notice(session, agency=agency, notice_id=notice_id)
     else:
         raise Forbidden("this endpoint is for the agency and operator roles")
     return Response(service.notice_as_cap(session, notice=notice), media_type=cap.MEDIA_TYPE)

@@ -1,15 +1,19 @@
-"""Operators create agencies, review notices and watch their reach."""
+"""Operators review notices and watch their reach; admins create agencies. Every operator
+route needs a login (or the bootstrap credential); account, key and audit routes live in
+their own modules."""
 
 import uuid
 
 from fastapi import APIRouter, Body, Query, status
 
-from alerts import repository, service
-from alerts.deps import OperatorOnly, SessionDep
+from alerts import accounts, repository, service
+from alerts.deps import AdminOnly, OperatorActor, OperatorOnly, SessionDep
 from alerts.schemas import (
     MAX_OFFSET,
     AgencyCreate,
     AgencyCreated,
+    AgencyOut,
+    AgencyPage,
     Approval,
     Decision,
     DeliveryStats,
@@ -17,6 +21,7 @@ from alerts.schemas import (
     ExpansionSchedule,
     NoticeOut,
     NoticePage,
+    OperatorNoticeCreate,
     ReachPreview,
     ReachQuery,
     error_responses,
@@ -31,12 +36,50 @@ router = APIRouter(prefix="/v1/operator", tags=["operators"], dependencies=[Oper
     status_code=status.HTTP_201_CREATED,
     response_model=AgencyCreated,
     responses=error_responses(401, 403, 409),
-    summary="Create a partner agency and its API key",
+    dependencies=[AdminOnly],
+    summary="Create a partner agency and its first API key (admins)",
 )
-def create_agency(data: AgencyCreate, session: SessionDep) -> AgencyCreated:
-    """The API key is shown in this response only; hexcast stores its hash."""
-    agency, api_key = service.create_agency(session, data=data)
+def create_agency(data: AgencyCreate, session: SessionDep, actor: OperatorActor) -> AgencyCreated:
+    """The API key, with every scope, is shown in this response only; hexcast stores its
+    hash. More keys: `/v1/operator/agencies/{agency_id}/keys`."""
+    agency, _, api_key = service.create_agency(session, data=data, actor=actor)
     return AgencyCreated(id=agency.id, name=agency.name, api_key=api_key)
+
+
+@router.get(
+    "/agencies",
+    response_model=AgencyPage,
+    responses=error_responses(401, 403),
+    summary="List agencies by name",
+)
+def list_agencies(
+    session: SessionDep,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> AgencyPage:
+    items, total = repository.list_agencies(session, limit=limit, offset=offset)
+    return AgencyPage(
+        items=[AgencyOut(id=a.id, name=a.name, created_at=a.created_at) for a in items],
+        total=total,
+    )
+
+
+@router.post(
+    "/notices",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NoticeOut,
+    responses=error_responses(401, 403, 404),
+    summary="Submit a notice on an agency's behalf",
+)
+def submit_notice(
+    data: OperatorNoticeCreate, session: SessionDep, actor: OperatorActor
+) -> NoticeOut:
+    """For an agency that phoned its notice in. The submitting operator is recorded and
+    cannot approve the notice if it is `Actual`: another operator must."""
+    agency = accounts.get_agency(session, data.agency_id)
+    return NoticeOut.from_notice(
+        service.submit_notice(session, agency=agency, data=data, actor=actor)
+    )
 
 
 @router.get(
@@ -64,10 +107,16 @@ def list_notices(
     summary="Approve a pending notice and start its broadcast",
 )
 def approve_notice(
-    notice_id: uuid.UUID, session: SessionDep, approval: Approval | None = Body(None)
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    actor: OperatorActor,
+    approval: Approval | None = Body(None),
 ) -> NoticeOut:
-    """The radius may be tuned here; the broadcast starts once the approval is stored."""
-    notice = service.approve_notice(session, notice_id=notice_id, approval=approval or Approval())
+    """The radius may be tuned here; the broadcast starts once the approval is stored.
+    The operator who submitted an `Actual` notice cannot approve it (403, two_person_rule)."""
+    notice = service.approve_notice(
+        session, notice_id=notice_id, approval=approval or Approval(), actor=actor
+    )
     return NoticeOut.from_notice(notice)
 
 
@@ -78,9 +127,14 @@ def approve_notice(
     summary="Reject a pending notice",
 )
 def reject_notice(
-    notice_id: uuid.UUID, session: SessionDep, decision: Decision | None = Body(None)
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    actor: OperatorActor,
+    decision: Decision | None = Body(None),
 ) -> NoticeOut:
-    notice = service.reject_notice(session, notice_id=notice_id, decision=decision or Decision())
+    notice = service.reject_notice(
+        session, notice_id=notice_id, decision=decision or Decision(), actor=actor
+    )
     return NoticeOut.from_notice(notice)
 
 
@@ -91,9 +145,32 @@ def reject_notice(
     summary="Cancel a pending or active notice; unsent pushes stop",
 )
 def cancel_notice(
-    notice_id: uuid.UUID, session: SessionDep, decision: Decision | None = Body(None)
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    actor: OperatorActor,
+    decision: Decision | None = Body(None),
 ) -> NoticeOut:
-    notice = service.cancel_notice(session, notice_id=notice_id, decision=decision or Decision())
+    notice = service.cancel_notice(
+        session, notice_id=notice_id, decision=decision or Decision(), actor=actor
+    )
+    return NoticeOut.from_notice(notice)
+
+
+@router.post(
+    "/notices/{notice_id}/found",
+    response_model=NoticeOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Report the person of an active notice found; unsent pushes stop",
+)
+def mark_found(
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    actor: OperatorActor,
+    decision: Decision | None = Body(None),
+) -> NoticeOut:
+    notice = service.mark_found(
+        session, notice_id=notice_id, decision=decision or Decision(), actor=actor
+    )
     return NoticeOut.from_notice(notice)
 
 
@@ -124,11 +201,13 @@ def expansion_schedule(notice_id: uuid.UUID, session: SessionDep) -> ExpansionOu
     summary="Plan how the notice's circle widens over time",
 )
 def set_expansion_schedule(
-    notice_id: uuid.UUID, schedule: ExpansionSchedule, session: SessionDep
+    notice_id: uuid.UUID, schedule: ExpansionSchedule, session: SessionDep, actor: OperatorActor
 ) -> ExpansionOut:
     """Replaces the steps not applied yet. Each step widens the circle at its time past
     approval and notifies only devices the notice has not reached yet."""
-    return service.set_expansion_schedule(session, notice_id=notice_id, schedule=schedule)
+    return service.set_expansion_schedule(
+        session, notice_id=notice_id, schedule=schedule, actor=actor
+    )
 
 
 @router.post(

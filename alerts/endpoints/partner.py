@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Response, status
 
 from alerts import repository, service
-from alerts.deps import CurrentAgency, SessionDep
+from alerts.accounts import agency_actor
+from alerts.deps import AgencyWriter, CurrentAgency, SessionDep
 from alerts.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from alerts.schemas import (
     MAX_OFFSET,
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
 def submit_notice(
     data: NoticeCreate,
     session: SessionDep,
-    agency: CurrentAgency,
+    key: AgencyWriter,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -46,11 +47,14 @@ def submit_notice(
         ),
     ] = None,
 ) -> NoticeOut:
-    """The notice waits as `pending` until an operator approves it."""
+    """The notice waits as `pending` until an operator approves it. Needs a key with the
+    `notices:write` scope."""
+    actor = agency_actor(key)
     if idempotency_key is None:
-        return NoticeOut.from_notice(service.submit_notice(session, agency=agency, data=data))
+        notice = service.submit_notice(session, agency=key.agency, data=data, actor=actor)
+        return NoticeOut.from_notice(notice)
     notice, replayed = service.submit_notice_once(
-        session, agency=agency, data=data, idempotency_key=idempotency_key
+        session, agency=key.agency, data=data, idempotency_key=idempotency_key, actor=actor
     )
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -64,6 +68,8 @@ def submit_notice(
     summary="Read one of the agency's notices",
 )
 def read_notice(notice_id: uuid.UUID, session: SessionDep, agency: CurrentAgency) -> NoticeOut:
+    """Reading and listing need a key with the `notices:read` scope; another agency's notice
+    is 404, as a missing one."""
     notice = service.get_agency_notice(session, agency=agency, notice_id=notice_id)
     return NoticeOut.from_notice(notice)
 
@@ -91,11 +97,13 @@ def list_notices(
     summary="Change the description, photo or target area of a pending or active notice",
 )
 def update_notice(
-    notice_id: uuid.UUID, changes: NoticeUpdate, session: SessionDep, agency: CurrentAgency
+    notice_id: uuid.UUID, changes: NoticeUpdate, session: SessionDep, key: AgencyWriter
 ) -> NoticeOut:
     """On an active notice the change is broadcast at once: devices in the new area that the
-    notice has not reached yet get it."""
-    notice = service.update_notice(session, agency=agency, notice_id=notice_id, changes=changes)
+    notice has not reached yet get it. Needs a key with the `notices:write` scope."""
+    notice = service.update_notice(
+        session, agency=key.agency, notice_id=notice_id, changes=changes, actor=agency_actor(key)
+    )
     return NoticeOut.from_notice(notice)
 
 
@@ -108,10 +116,30 @@ def update_notice(
 def cancel_notice(
     notice_id: uuid.UUID,
     session: SessionDep,
-    agency: CurrentAgency,
+    key: AgencyWriter,
     decision: Decision | None = Body(None),
 ) -> NoticeOut:
-    notice = service.cancel_agency_notice(
-        session, agency=agency, notice_id=notice_id, decision=decision or Decision()
+    """Unsent pushes stop. Needs a key with the `notices:write` scope."""
+    notice = service.cancel_notice(
+        session, notice_id=notice_id, decision=decision or Decision(), actor=agency_actor(key)
+    )
+    return NoticeOut.from_notice(notice)
+
+
+@router.post(
+    "/{notice_id}/found",
+    response_model=NoticeOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Report the person of one of the agency's active notices found",
+)
+def mark_found(
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    key: AgencyWriter,
+    decision: Decision | None = Body(None),
+) -> NoticeOut:
+    """The notice ends and unsent pushes stop. Needs a key with the `notices:write` scope."""
+    notice = service.mark_found(
+        session, notice_id=notice_id, decision=decision or Decision(), actor=agency_actor(key)
     )
     return NoticeOut.from_notice(notice)

@@ -6,7 +6,7 @@ import uuid
 from fastapi import APIRouter, Query, status
 
 from alerts import repository, service
-from alerts.deps import CurrentAgency, OperatorOnly, SessionDep
+from alerts.deps import AdminOnly, AgencyWriter, CurrentAgency, SessionDep
 from alerts.schemas import (
     MAX_OFFSET,
     WebhookConfig,
@@ -31,9 +31,10 @@ def _created(session: SessionDep, agency_id: uuid.UUID, data: WebhookConfig) -> 
     responses=error_responses(401, 403),
     summary="Set the agency's webhook URL and issue a new signing secret",
 )
-def set_webhook(data: WebhookConfig, session: SessionDep, agency: CurrentAgency) -> WebhookCreated:
-    """The secret is shown in this response only; setting the webhook again rotates it."""
-    return _created(session, agency.id, data)
+def set_webhook(data: WebhookConfig, session: SessionDep, key: AgencyWriter) -> WebhookCreated:
+    """The secret is shown in this response only; setting the webhook again rotates it. Needs
+    a key with the `notices:write` scope."""
+    return _created(session, key.agency_id, data)
 
 
 @router.get(
@@ -52,8 +53,8 @@ def read_webhook(session: SessionDep, agency: CurrentAgency) -> WebhookOut:
     responses=error_responses(401, 403),
     summary="Stop sending the agency events",
 )
-def remove_webhook(session: SessionDep, agency: CurrentAgency) -> None:
-    service.remove_webhook(session, agency_id=agency.id)
+def remove_webhook(session: SessionDep, key: AgencyWriter) -> None:
+    service.remove_webhook(session, agency_id=key.agency_id)
 
 
 @router.get(
@@ -78,8 +79,8 @@ def list_webhook_events(
     "/v1/operator/agencies/{agency_id}/webhook",
     response_model=WebhookCreated,
     responses=error_responses(401, 403, 404),
-    dependencies=[OperatorOnly],
-    summary="Set an agency's webhook URL and issue a new signing secret (operators)",
+    dependencies=[AdminOnly],
+    summary="Set an agency's webhook URL and issue a new signing secret (admins)",
 )
 def set_agency_webhook(
     agency_id: uuid.UUID, data: WebhookConfig, session: SessionDep

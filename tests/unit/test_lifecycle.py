@@ -1,12 +1,15 @@
-"""A notice's life: pending, then active or rejected; active until cancelled or expired.
-Every other move is a conflict (HTTP 409) that names what was tried."""
+"""A notice's life: pending, then active or rejected; active until found, cancelled or
+expired. Every other move is a conflict (HTTP 409) that names what was tried. An Actual
+notice an operator submitted needs another operator's approval."""
 
 import itertools
+import uuid
 
 import pytest
 
-from alerts.errors import Conflict
-from alerts.lifecycle import Action, InvalidTransition, next_status
+from alerts.errors import Conflict, Forbidden
+from alerts.lifecycle import Action, InvalidTransition, TwoPersonRule, check_approver, next_status
+from kit.models import CapStatus
 from kit.models import NoticeStatus as S
 
 ALLOWED = {
@@ -15,6 +18,7 @@ ALLOWED = {
     (S.PENDING, Action.CANCEL): S.CANCELLED,
     (S.ACTIVE, Action.CANCEL): S.CANCELLED,
     (S.ACTIVE, Action.EXPIRE): S.EXPIRED,
+    (S.ACTIVE, Action.FOUND): S.FOUND,
 }
 DISALLOWED = sorted(set(itertools.product(S, Action)) - set(ALLOWED))
 
@@ -34,3 +38,41 @@ def test_any_other_action_is_a_409_conflict_naming_action_and_status(
     assert isinstance(error, Conflict)
     assert (error.status_code, error.code) == (409, "invalid_transition")
     assert error.detail == f"cannot {action} a notice that is {current}"
+
+
+SUBMITTER = uuid.uuid4()
+OTHER = uuid.uuid4()
+
+
+def test_the_submitter_of_an_actual_notice_cannot_approve_it() -> None:
+    with pytest.raises(TwoPersonRule) as raised:
+        check_approver(CapStatus.ACTUAL, submitted_by=SUBMITTER, approver=SUBMITTER)
+    error = raised.value
+    assert isinstance(error, Forbidden)
+    assert (error.status_code, error.code) == (403, "two_person_rule")
+    assert "other than the one who submitted it" in error.detail
+
+
+@pytest.mark.parametrize(
+    ("cap_status", "submitted_by", "approver"),
+    [
+        (CapStatus.ACTUAL, SUBMITTER, OTHER),
+        (CapStatus.ACTUAL, None, OTHER),  # an agency submitted it: the operator is the second
+        (CapStatus.TEST, SUBMITTER, SUBMITTER),
+        (CapStatus.EXERCISE, SUBMITTER, SUBMITTER),
+    ],
+)
+def test_anyone_else_may_approve_and_drills_need_no_second_person(
+    cap_status: CapStatus, submitted_by: uuid.UUID | None, approver: uuid.UUID
+) -> None:
+    check_approver(cap_status, submitted_by=submitted_by, approver=approver)
+
+
+@pytest.mark.parametrize(
+    ("cap_status", "test_devices_only"),
+    [(CapStatus.ACTUAL, False), (CapStatus.TEST, True), (CapStatus.EXERCISE, True)],
+)
+def test_only_actual_notices_reach_devices_not_flagged_for_tests(
+    cap_status: CapStatus, test_devices_only: bool
+) -> None:
+    assert cap_status.test_devices_only is test_devices_only

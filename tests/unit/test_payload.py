@@ -89,6 +89,27 @@ def test_the_pop_up_is_written_in_the_devices_language(locale: str, title: str, 
     assert render(TEXT, locale) == (title, body)
 
 
+@pytest.mark.parametrize(
+    ("cap_status", "locale", "title"),
+    [
+        ("Test", "en-GB", "[TEST] Missing person: Lily Chen"),
+        ("Exercise", "en-GB", "[EXERCISE] Missing person: Lily Chen"),
+        ("Exercise", "zh-CN", "[演习] 寻人启事：Lily Chen"),
+        ("Test", "es-ES", "[PRUEBA] Persona desaparecida: Lily Chen"),
+        ("Exercise", "fr-FR", "[EXERCICE] Personne disparue : Lily Chen"),
+        ("Test", "ja-JP", "[TEST] Missing person: Lily Chen"),
+        ("Actual", "en-GB", "Missing person: Lily Chen"),
+    ],
+)
+def test_a_drill_says_so_first_in_the_devices_language(
+    cap_status: str, locale: str, title: str
+) -> None:
+    drill = replace(TEXT, cap_status=cap_status)
+    assert render(drill, locale)[0] == title
+    assert render(drill, locale)[1] == render(TEXT, locale)[1], "the body is the same"
+    assert build_push(drill, token="t", locale=locale, now=NOW).data["cap_status"] == cap_status
+
+
 def test_a_person_of_unknown_age_is_named_without_one() -> None:
     title, body = render(replace(TEXT, person_age=None), "en")
     assert title == "Missing person: Lily Chen"
@@ -126,6 +147,7 @@ def test_the_push_carries_the_notice_link_and_collapses_per_notice() -> None:
         "type": "missing_person",
         "notice_id": NOTICE_ID,
         "link": f"hexcast://notices/{NOTICE_ID}",
+        "cap_status": "Actual",
     }
     assert all(isinstance(v, str) for v in push.data.values()), "FCM data values are strings"
     assert push.collapse_key == NOTICE_ID

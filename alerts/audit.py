@@ -1,0 +1,45 @@
+"""Who did what: the actor of a change, and the audit event that records it in the same
+transaction as the change itself."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.orm import Session
+
+from kit.models import ActorType, AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """`credential_id` names the API key or login session used, so that what a leaked key or
+    session did can be found."""
+
+    type: ActorType
+    id: uuid.UUID | None
+    credential_id: uuid.UUID | None = None
+
+
+SYSTEM = Actor(ActorType.SYSTEM, None)
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    notice_id: uuid.UUID | None = None,
+    **details: Any,
+) -> None:
+    if actor.credential_id is not None:
+        details["credential_id"] = actor.credential_id
+    session.add(
+        AuditEvent(
+            actor_type=actor.type,
+            actor_id=actor.id,
+            action=action,
+            notice_id=notice_id,
+            details=to_jsonable_python(details),
+        )
+    )
