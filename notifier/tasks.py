@@ -13,23 +13,34 @@ from kit.models import Notice, NoticeStatus
 from notifier import repository
 from notifier.channel import PushChannel
 from notifier.dispatch import decode_ranges, encode_ranges, split_ranges
-from notifier.fcm import FcmChannel
-from notifier.firebase import make_firebase_app
+from notifier.fcm_http import fcm_channel
+from notifier.firebase import fcm_send_url, make_firebase_app
 from notifier.payload import NoticeText, build_push
+from notifier.ratelimit import SharedRateLimit
 
 log = logging.getLogger(__name__)
 
 
 @lru_cache
 def get_channel() -> PushChannel:
-    """One channel per worker process, created on first use (after the fork)."""
+    """One channel per worker process, created on first use (after the fork): its event loop
+    thread and connections belong to the process. Every process shares one send-rate cap per
+    Firebase project, kept in the broker's Redis."""
     settings = get_settings()
-    return FcmChannel(
+    return fcm_channel(
         make_firebase_app(
             project_id=settings.fcm_project_id,
             credentials_file=settings.fcm_credentials_file,
             endpoint=settings.fcm_endpoint,
-        )
+        ),
+        send_url=fcm_send_url(settings.fcm_endpoint, settings.fcm_project_id),
+        max_concurrency=settings.fcm_max_concurrency,
+        timeout_s=settings.fcm_timeout_s,
+        rate_limit=SharedRateLimit(
+            settings.broker_url,
+            key=f"hexcast:send-rate:{settings.fcm_project_id}",
+            rate_per_s=settings.send_rate_per_second,
+        ),
     )
 
 
