@@ -13,6 +13,7 @@ speaks HTTP/1.1, which FCM serves; concurrency is `max_concurrency` keep-alive c
 """
 
 import asyncio
+import logging
 import threading
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from notifier.fcm import outcome_of_response, outcome_of_transport_error, reques
 from notifier.ratelimit import SharedRateLimit
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _FCM_HEADERS: Final = {
     "Content-Type": "application/json; charset=UTF-8",
@@ -86,6 +88,7 @@ class FcmChannel:
         self._rate_limit = rate_limit
         self._session: aiohttp.ClientSession | None = None
         self._loop = _LoopThread("fcm-send")
+        threading.Thread(target=self._prefetch_token, name="fcm-token", daemon=True).start()
 
     def send(self, pushes: Sequence[Push]) -> list[PushOutcome]:
         """One outcome per push, in order; a push firebase-admin refuses is INVALID_ARGUMENT
@@ -118,6 +121,14 @@ class FcmChannel:
                 self._credential.refresh(google.auth.transport.requests.Request())
                 self._credential_refused = False
             return str(self._credential.token)
+
+    def _prefetch_token(self) -> None:
+        """Fetch the first access token now, so that the first alert does not wait for it; if
+        this fails, the first send tries again and reports it."""
+        try:
+            self._access_token()
+        except google.auth.exceptions.GoogleAuthError as error:
+            log.warning("fcm.token.prefetch_failed error=%s", error)
 
     async def _send_all(
         self, bodies: Sequence[bytes | PushOutcome], headers: dict[str, str]

@@ -5,6 +5,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from celery.signals import worker_process_init
+
 from geo.regions import Circle, cover_circle
 from kit.celery import celery_app
 from kit.config import get_settings
@@ -42,6 +44,17 @@ def get_channel() -> PushChannel:
             rate_per_s=settings.send_rate_per_second,
         ),
     )
+
+
+@worker_process_init.connect
+def _open_channel(**_: object) -> None:
+    """Each worker process opens its channel as it starts (event loop, access token), so the
+    first alert after a start does not wait for them. If it cannot (credentials missing, say),
+    the first task tries again and fails visibly."""
+    try:
+        get_channel()
+    except Exception:
+        log.exception("notifier.channel.open_failed")
 
 
 def _circle(notice: Notice) -> Circle:
