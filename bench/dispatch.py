@@ -1,6 +1,6 @@
 """`python -m bench.dispatch`: a whole broadcast, approval to last push, against stock send_each.
 
-It loads N devices (COPY, not the API) into its own database, hexcast_bench_dispatch, all
+It loads N devices (COPY, not the API) into its own database (hexcast_bench_dispatch), all
 inside one circle; starts the FCM sandbox with a fixed `--latency-ms` (plus `--jitter-ms`)
 and real Celery worker processes (concurrency = cores) on their own Redis database; creates
 an agency, submits and approves a notice through the HTTP API (in-process ASGI), and times,
@@ -31,6 +31,7 @@ from typing import Any
 import h3.api.basic_int as h3int
 import httpx
 import psycopg
+from psycopg import sql
 
 from geo.regions import DEVICE_RESOLUTION
 from geo.sphere import destination
@@ -65,6 +66,8 @@ class Run:
     last_push_s: float
     pushes_per_s: float
     sent: int
+    worker_cpu_us_per_push: float
+    sandbox_cpu_us_per_push: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,8 @@ class Baseline:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(argv)
-    sandbox_port = _free_port()
+    database = args.database
+    sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     credentials = RUN_DIR / "fcm-credentials.json"
@@ -85,27 +89,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     # workers all work on the bench database and Redis database, never on a real one.
     os.environ.update(
         HEXCAST_ENVIRONMENT="development",
-        HEXCAST_DATABASE_URL=f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{BENCH_DB}",
+        HEXCAST_DATABASE_URL=f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{database}",
         HEXCAST_BROKER_URL=f"redis://127.0.0.1:{REDIS_PORT}/{BENCH_REDIS_DB}",
         HEXCAST_OPERATOR_TOKEN=OPERATOR_TOKEN,
         HEXCAST_FCM_PROJECT_ID=PROJECT,
         HEXCAST_FCM_ENDPOINT=sandbox_url,
         HEXCAST_FCM_CREDENTIALS_FILE=str(credentials),
     )
-    _create_database()
+    _create_database(database)
     _migrate()
-    dsn = f"{LIBPQ_URL}/{BENCH_DB}"
+    dsn = f"{LIBPQ_URL}/{database}"
     started = datetime.now(UTC)
     load_s = _load_devices(dsn, args.devices, seed=args.seed, now=started)
     workers = args.workers or os.cpu_count() or 1
     with (
-        _sandbox(sandbox_port, credentials) as sandbox,
-        _celery_workers(workers),
+        run_sandbox(sandbox_port, credentials) as (sandbox, sandbox_pid),
+        _celery_workers(workers) as worker_pid,
     ):
         sandbox.put(
             "/sandbox/faults", json={"latency_ms": args.latency_ms, "jitter_ms": args.jitter_ms}
         ).raise_for_status()
-        runs = [_broadcast(sandbox, args.devices, i + 1, args.runs) for i in range(args.runs)]
+
+        def cpu() -> tuple[float, float]:
+            return _cpu_seconds(worker_pid), _cpu_seconds(sandbox_pid)
+
+        runs = [_broadcast(sandbox, cpu, args.devices, i + 1, args.runs) for i in range(args.runs)]
         baseline = _send_each_baseline(sandbox, args.baseline_messages, sandbox_url, credentials)
     context = {
         "devices": args.devices,
@@ -121,11 +129,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     summary = _summary(runs, baseline, args)
     if not args.keep:
-        _drop_database()
+        _drop_database(database)
     table = _table(summary)
     print(table)
     path = _write(table, summary, runs, context, started)
-    _log(f"wrote {path.relative_to(ROOT)}")
+    log(f"wrote {path.relative_to(ROOT)}")
     if args.json:
         print(json.dumps(summary))
 
@@ -145,12 +153,18 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON, last")
-    parser.add_argument("--keep", action="store_true", help="keep hexcast_bench_dispatch")
+    parser.add_argument(
+        "--database", default=BENCH_DB, help=f"the bench's own database (default {BENCH_DB})"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     return parser.parse_args(argv)
 
 
-def _broadcast(sandbox: httpx.Client, devices: int, run: int, runs: int) -> Run:
-    """Submit and approve one notice through the API; wait for every push to arrive."""
+def _broadcast(
+    sandbox: httpx.Client, cpu: Callable[[], tuple[float, float]], devices: int, run: int, runs: int
+) -> Run:
+    """Submit and approve one notice through the API; wait for every push to arrive. `cpu`
+    gives the CPU seconds the workers and the sandbox have used so far."""
     from fastapi.testclient import TestClient
 
     from alerts.api import create_app
@@ -172,6 +186,7 @@ def _broadcast(sandbox: httpx.Client, devices: int, run: int, runs: int) -> Run:
                 headers={"X-API-Key": agency["api_key"]},
             )
         )
+        cpu_before = cpu()
         approved_at = time.time()
         _ok(api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator))
         stats = _wait(
@@ -187,6 +202,8 @@ def _broadcast(sandbox: httpx.Client, devices: int, run: int, runs: int) -> Run:
             lambda d: d["targeted"] >= devices and d["by_status"].get("pending", 0) == 0,
             what="every delivery recorded",
         )
+        cpu_after = cpu()
+    worker_cpu, sandbox_cpu = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     sent = int(deliveries["by_status"].get("sent", 0))
     if stats["accepted"] != devices or sent != devices:
         raise SystemExit(f"expected {devices:,} pushes, sandbox {stats}, deliveries {deliveries}")
@@ -197,10 +214,13 @@ def _broadcast(sandbox: httpx.Client, devices: int, run: int, runs: int) -> Run:
         last_push_s=last_push_s,
         pushes_per_s=devices / last_push_s,
         sent=sent,
+        worker_cpu_us_per_push=worker_cpu / devices * 1e6,
+        sandbox_cpu_us_per_push=sandbox_cpu / devices * 1e6,
     )
-    _log(
+    log(
         f"run {run}/{runs}: first push {result.first_push_s:.3f} s, last {last_push_s:.2f} s, "
-        f"{result.pushes_per_s:,.0f} pushes/s"
+        f"{result.pushes_per_s:,.0f} pushes/s; CPU per push: workers "
+        f"{result.worker_cpu_us_per_push:.0f} us, sandbox {result.sandbox_cpu_us_per_push:.0f} us"
     )
     return result
 
@@ -267,13 +287,13 @@ def _send_each_baseline(
         response = messaging.send_each(batch, app=app)
         if response.failure_count:
             raise SystemExit(f"send_each: {response.failure_count} failed")
-        _log(f"send_each: {start + len(batch):,}/{messages:,}")
+        log(f"send_each: {start + len(batch):,}/{messages:,}")
     seconds = time.perf_counter() - started
     accepted = sandbox.get("/sandbox/stats").json()["accepted"]
     if accepted != messages:
         raise SystemExit(f"send_each: the sandbox accepted {accepted} of {messages}")
     baseline = Baseline(messages=messages, seconds=seconds, pushes_per_s=messages / seconds)
-    _log(f"send_each: {baseline.pushes_per_s:,.0f} pushes/s")
+    log(f"send_each: {baseline.pushes_per_s:,.0f} pushes/s")
     return baseline
 
 
@@ -288,6 +308,12 @@ def _summary(runs: Sequence[Run], baseline: Baseline, args: argparse.Namespace) 
         "pushes_per_s": round(pushes_per_s, 1),
         "first_push_s": round(statistics.median(r.first_push_s for r in runs), 3),
         "last_push_s": round(statistics.median(r.last_push_s for r in runs), 3),
+        "worker_cpu_us_per_push": round(
+            statistics.median(r.worker_cpu_us_per_push for r in runs), 1
+        ),
+        "sandbox_cpu_us_per_push": round(
+            statistics.median(r.sandbox_cpu_us_per_push for r in runs), 1
+        ),
         "send_each_pushes_per_s": round(baseline.pushes_per_s, 1),
         "send_each_messages": baseline.messages,
         "ratio": round(pushes_per_s / baseline.pushes_per_s, 2),
@@ -302,6 +328,8 @@ def _table(summary: dict[str, Any]) -> str:
         ("approval → first push", f"{summary['first_push_s']:.3f} s"),
         ("approval → last push", f"{summary['last_push_s']:.2f} s"),
         ("end to end", f"{summary['pushes_per_s']:,.0f} pushes/s"),
+        ("CPU per push, worker processes", f"{summary['worker_cpu_us_per_push']:.0f} µs"),
+        ("CPU per push, FCM sandbox", f"{summary['sandbox_cpu_us_per_push']:.0f} µs"),
         (
             f"stock send_each loop ({summary['send_each_messages']:,} messages)",
             f"{summary['send_each_pushes_per_s']:,.0f} pushes/s",
@@ -357,12 +385,12 @@ def _load_devices(dsn: str, n: int, *, seed: int, now: datetime) -> float:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE devices")
     elapsed = time.perf_counter() - started
-    _log(f"loaded {n:,} devices in {elapsed:.1f} s")
+    log(f"loaded {n:,} devices in {elapsed:.1f} s")
     return elapsed
 
 
 @contextmanager
-def _sandbox(port: int, credentials: Path) -> Iterator[httpx.Client]:
+def run_sandbox(port: int, credentials: Path) -> Iterator[tuple[httpx.Client, int]]:
     """The FCM sandbox as a subprocess; it keeps few messages, the counters are enough."""
     process = _spawn(
         "fcm-sandbox",
@@ -392,14 +420,14 @@ def _sandbox(port: int, credentials: Path) -> Iterator[httpx.Client]:
 
     try:
         _wait(lambda: None, lambda _: healthy(), what="the FCM sandbox", timeout=30)
-        yield client
+        yield client, process.pid
     finally:
         client.close()
         _stop(process)
 
 
 @contextmanager
-def _celery_workers(concurrency: int) -> Iterator[None]:
+def _celery_workers(concurrency: int) -> Iterator[int]:
     """A prefork Celery worker with `concurrency` processes, on a purged bench queue."""
     from kit.celery import celery_app
 
@@ -433,9 +461,29 @@ def _celery_workers(concurrency: int) -> Iterator[None]:
 
     try:
         _wait(lambda: None, lambda _: ready(), what="the Celery worker", timeout=60)
-        yield
+        yield process.pid
     finally:
         _stop(process)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of `pid` and every process below it (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        process = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(process)
+        times[process] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        process = todo.pop()
+        total += times.get(process, 0.0)
+        todo += children.get(process, [])
+    return total
 
 
 def _spawn(name: str, args: list[str]) -> subprocess.Popen[bytes]:
@@ -472,7 +520,7 @@ def _wait(
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
         if progress is not None and time.monotonic() >= next_report:
-            _log(progress(value))
+            log(progress(value))
             next_report += 1.0
         time.sleep(0.02)
 
@@ -484,26 +532,29 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _create_database() -> None:
+def _create_database(name: str) -> None:
+    if name.startswith("hexcast_test") or not name.startswith("hexcast_bench"):
+        raise SystemExit(f"--database must be a hexcast_bench* database, not {name}")
     with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             return
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def _drop_database() -> None:
+def _drop_database(name: str) -> None:
     from kit.db import get_engine
 
     get_engine().dispose()
     with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _log(f"dropped {BENCH_DB} (use --keep to keep it)")
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(drop.format(sql.Identifier(name)))
+    log(f"dropped {name} (use --keep to keep it)")
 
 
 def _migrate() -> None:
@@ -513,7 +564,7 @@ def _migrate() -> None:
     command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
 
 
-def _log(message: str) -> None:
+def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
