@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ).raise_for_status()
 
         def cpu() -> tuple[float, float]:
-            return _cpu_seconds(worker_pid), _cpu_seconds(sandbox_pid)
+            return cpu_seconds(worker_pid), cpu_seconds(sandbox_pid)
 
         runs = [_broadcast(sandbox, cpu, args.devices, i + 1, args.runs) for i in range(args.runs)]
         baseline = _send_each_baseline(sandbox, args.baseline_messages, sandbox_url, credentials)
@@ -466,7 +466,7 @@ def _celery_workers(concurrency: int) -> Iterator[int]:
         _stop(process)
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User and system CPU time of `pid` and every process below it (Linux /proc)."""
     children: dict[int, list[int]] = {}
     times: dict[int, float] = {}
