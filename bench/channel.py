@@ -31,6 +31,7 @@ BATCH = 500
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(argv)
+    load_before = os.getloadavg()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -99,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "concurrency": args.concurrency,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
         "at": now.isoformat(timespec="seconds"),
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -79,6 +79,7 @@ class Baseline:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(argv)
+    load_before = os.getloadavg()
     database = args.database
     sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -124,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "load_s": round(load_s, 1),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
         "at": started.isoformat(timespec="seconds"),
     }
     summary = _summary(runs, baseline, args)
@@ -354,8 +356,9 @@ def _write(
     path.write_text(
         f"# Dispatch benchmark, {summary['devices']:,} devices\n\n"
         f"`python -m bench.dispatch {' '.join(sys.argv[1:])}`; {context['workers']} worker "
-        f"processes on {context['cpus']} cores, load average before the run "
-        f"{', '.join(f'{v:.2f}' for v in context['load_average'])}.\n\n"
+        f"processes on {context['cpus']} cores; load average (1, 5, 15 min) "
+        f"{', '.join(f'{v:.2f}' for v in context['load_average_before'])} before the run, "
+        f"{', '.join(f'{v:.2f}' for v in context['load_average_after'])} after.\n\n"
         f"{table}\n\n```json\n{json.dumps(document, indent=2)}\n```\n"
     )
     return path
