@@ -38,7 +38,7 @@ class Settings(BaseSettings):
 
     location_freshness_hours: float = Field(72.0, description="Default location window")
     notice_lifetime_hours: float = 72.0
-    send_batch_size: int = Field(500, ge=1, le=500, description="Pushes sent and recorded together.")
+    send_batch_size: int = Field(500, ge=1, le=500, description="Pushes sent, then recorded.")
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":

@@ -93,7 +93,8 @@ class FcmChannel:
     def send(self, pushes: Sequence[Push]) -> list[PushOutcome]:
         """One outcome per push, in order; a push firebase-admin refuses is INVALID_ARGUMENT
         and not sent. Credentials that cannot be refreshed fail the batch's pushes as
-        UNAUTHENTICATED (retryable) rather than raise."""
+        UNAUTHENTICATED (retryable) rather than raise. Only what is no push's doing raises:
+        the rate cap's Redis unreachable, say, and then pushes of the batch may have gone."""
         if not pushes:
             return []
         try:

@@ -4,6 +4,7 @@ each of FCM's errors comes back as an outcome (the channel itself never retries 
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -193,6 +194,39 @@ def test_no_server_at_all_is_unavailable_and_retryable(
         fcm.close()
     assert [(o.error_code, o.retryable) for o in outcomes] == [("UNAVAILABLE", True)] * 3
     assert all("Connect" in o.detail for o in outcomes)
+
+
+def test_a_connection_dropped_before_any_answer_is_tried_once_more(
+    app: firebase_admin.App, sandbox: Sandbox
+) -> None:
+    """A server that reads each request and hangs up without answering: every push costs two
+    connections (the send and its one resend), then comes back UNAVAILABLE, retryable."""
+    accepted = 0
+
+    def hang_up(listener: socket.socket) -> None:
+        nonlocal accepted
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted += 1
+            conn.recv(65536)
+            conn.close()
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        threading.Thread(target=hang_up, args=(listener,), daemon=True).start()
+        url = fcm_send_url(f"http://127.0.0.1:{listener.getsockname()[1]}", PROJECT)
+        fcm = _channel(app, sandbox, send_url=url, max_concurrency=1)
+        try:
+            outcomes = fcm.send(_pushes(3))
+        finally:
+            fcm.close()
+    assert [(o.error_code, o.retryable) for o in outcomes] == [("UNAVAILABLE", True)] * 3
+    assert all("ServerDisconnected" in o.detail for o in outcomes)
+    assert accepted == 6
 
 
 def test_requests_overlap_up_to_the_concurrency_limit(
