@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=args.port,
         access_log=args.access_log,
         log_level="info" if args.access_log else "warning",
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,
     )
 
 

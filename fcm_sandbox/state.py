@@ -46,6 +46,8 @@ class SandboxState:
         self._rejected: Counter[str] = Counter()
         self._tokens_issued = 0
         self._grants_refused = 0
+        self._first_accepted_at: float | None = None
+        self._last_accepted_at: float | None = None
 
     def issue_token(self, lifetime_s: int) -> str:
         """Mint a bearer token valid for `lifetime_s`, forgetting tokens that have expired."""
@@ -88,6 +90,9 @@ class SandboxState:
             name = f"projects/{self.project_id}/messages/0:{int(now * 1e6)}%{next(self._ids):016x}"
             self._records.append(_Record(name, now, device, message))
             self._accepted += 1
+            if self._first_accepted_at is None:
+                self._first_accepted_at = now
+            self._last_accepted_at = now
         return name
 
     def decide_fault(self, device: str | None) -> FaultDecision:
@@ -118,6 +123,9 @@ class SandboxState:
                 "recorded": len(self._records),
                 "tokens_issued": self._tokens_issued,
                 "token_grants_refused": self._grants_refused,
+                # Unix times of the first and last recorded message, for latency measurements.
+                "first_accepted_at": self._first_accepted_at,
+                "last_accepted_at": self._last_accepted_at,
             }
 
     def reset(self) -> int:
@@ -127,5 +135,6 @@ class SandboxState:
             self._records.clear()
             self._received = self._accepted = self._validated = 0
             self._tokens_issued = self._grants_refused = 0
+            self._first_accepted_at = self._last_accepted_at = None
             self._rejected.clear()
         return dropped

@@ -34,10 +34,19 @@ class Settings(BaseSettings):
         "alerts@hexcast.example",
         description="CAP <sender> of the alerts hexcast writes: an address the deployment owns.",
     )
+    fcm_max_concurrency: int = Field(
+        100, ge=1, le=1000, description="Requests in flight to FCM per worker process."
+    )
+    fcm_timeout_s: float = Field(10.0, gt=0, description="Time limit of one FCM request.")
+    send_rate_per_second: float = Field(
+        10_000,
+        gt=0,
+        description="Messages a second all workers together may send (FCM's default quota).",
+    )
 
     location_freshness_hours: float = Field(72.0, description="Default location window")
     notice_lifetime_hours: float = 72.0
-    send_batch_size: int = Field(500, ge=1, le=500, description="Messages per send_each call.")
+    send_batch_size: int = Field(500, ge=1, le=500, description="Pushes sent, then recorded.")
     chunk_recipients: int = Field(
         1000, ge=1, description="Expected recipients per chunk task a broadcast is cut into."
     )

@@ -1,27 +1,46 @@
-"""The FCM channel: firebase-admin builds, validates and sends the messages."""
+"""FCM HTTP v1 messages and answers, as pure functions: firebase-admin builds and validates
+each message; FCM's error responses become channel-neutral outcomes, as FCM documents them.
 
-from collections.abc import Sequence
+The HTTP side (connections, credentials, concurrency) is `notifier.fcm_http`.
+"""
+
+import email.utils
+import json
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
-import firebase_admin
-from firebase_admin import exceptions, messaging
+from firebase_admin import messaging
 
 from notifier.channel import Push, PushOutcome
 
-ANDROID_CHANNEL_ID = "missing_person_alerts"
-FCM_BATCH_LIMIT = 500
+ANDROID_CHANNEL_ID: Final = "missing_person_alerts"
+FCM_ERROR_TYPE: Final = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 
-_TOKEN_INVALID = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
-_RETRYABLE = (messaging.QuotaExceededError, exceptions.UnavailableError, exceptions.InternalError)
-_ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
-    (messaging.UnregisteredError, "UNREGISTERED"),
-    (messaging.SenderIdMismatchError, "SENDER_ID_MISMATCH"),
-    (messaging.QuotaExceededError, "QUOTA_EXCEEDED"),
-    (messaging.ThirdPartyAuthError, "THIRD_PARTY_AUTH_ERROR"),
-    (exceptions.UnavailableError, "UNAVAILABLE"),
-    (exceptions.InternalError, "INTERNAL"),
-    (exceptions.InvalidArgumentError, "INVALID_ARGUMENT"),
-)
+TOKEN_INVALID_CODES: Final = frozenset({"UNREGISTERED", "SENDER_ID_MISMATCH"})
+"""The token is dead or belongs to another sender: deactivate the device."""
+RETRYABLE_CODES: Final = frozenset({"QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", "UNAUTHENTICATED"})
+"""Worth sending again later. UNAUTHENTICATED (no FcmError detail) is our access token being
+refused, not the message: the channel refreshes the token before its next batch."""
+
+# firebase-admin still accepts the legacy APNS_AUTH_ERROR for THIRD_PARTY_AUTH_ERROR.
+_FCM_CODE_ALIASES: Final = {"APNS_AUTH_ERROR": "THIRD_PARTY_AUTH_ERROR"}
+# Errors without an FcmError detail: the google.rpc status names the kind of failure.
+_STATUS_CODES: Final = {"RESOURCE_EXHAUSTED": "QUOTA_EXCEEDED"}
+# Errors without a readable body (a proxy's HTML page, say): the HTTP status does.
+_HTTP_CODES: Final = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "QUOTA_EXCEEDED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+_DETAIL_CHARS: Final = 500
 
 
 def to_message(push: Push, *, now: datetime) -> messaging.Message:
@@ -49,34 +68,131 @@ def to_message(push: Push, *, now: datetime) -> messaging.Message:
     )
 
 
-def outcome_of_error(error: Exception) -> PushOutcome:
-    """Map a firebase-admin exception to a channel-neutral outcome, by FCM's error codes."""
-    code = next((name for cls, name in _ERROR_CODES if isinstance(error, cls)), None)
-    if code is None:
-        code = getattr(error, "code", None) or type(error).__name__
-    response = getattr(error, "http_response", None)
-    retry_after = response.headers.get("Retry-After", "") if response is not None else ""
+def encode_message(message: messaging.Message) -> dict[str, Any]:
+    """The message as FCM v1 JSON, validated by firebase-admin (ValueError if it refuses).
+
+    `_MessagingService.encode_message` is private, but it is the SDK's own validation and
+    encoding, the one `messaging.send` runs; pyproject pins firebase-admin below 8 for it.
+    """
+    return dict(messaging._MessagingService.encode_message(message))
+
+
+def request_bodies(pushes: Sequence[Push], *, now: datetime) -> list[bytes | PushOutcome]:
+    """The `messages:send` body of each push, or INVALID_ARGUMENT for one the SDK refuses.
+
+    A broadcast's pushes differ by token and language only, so firebase-admin validates and
+    encodes each distinct content once and the others get their token spliced into that JSON,
+    checked by the SDK's rule for it (a non-empty string); this is most of the CPU a push
+    costs otherwise.
+    """
+    # Stands for the token while a message is encoded: random, so no text can contain it.
+    placeholder = f"token-{secrets.token_hex(16)}"
+    templates: dict[tuple[Any, ...], tuple[bytes, bytes] | PushOutcome] = {}
+    bodies: list[bytes | PushOutcome] = []
+    for push in pushes:
+        key = (
+            push.title,
+            push.body,
+            tuple(sorted(push.data.items())),
+            push.collapse_key,
+            push.ttl_seconds,
+            push.image_url,
+        )
+        template = templates.get(key)
+        if template is None:
+            template = templates[key] = _template(push, placeholder, now)
+        if isinstance(template, PushOutcome):
+            bodies.append(template)
+        elif not isinstance(push.token, str) or not push.token:
+            bodies.append(_invalid("Message.token must be a non-empty string."))
+        else:
+            bodies.append(template[0] + json.dumps(push.token).encode() + template[1])
+    return bodies
+
+
+def _template(push: Push, placeholder: str, now: datetime) -> tuple[bytes, bytes] | PushOutcome:
+    """The request body around the token, as (before, after)."""
+    try:
+        message = encode_message(to_message(replace(push, token=placeholder), now=now))
+    except ValueError as error:
+        return _invalid(str(error))
+    body = json.dumps({"message": message}, separators=(",", ":"), ensure_ascii=False).encode()
+    before, _, after = body.partition(json.dumps(placeholder).encode())
+    return before, after
+
+
+def _invalid(detail: str) -> PushOutcome:
+    return PushOutcome(error_code="INVALID_ARGUMENT", detail=detail[:_DETAIL_CHARS])
+
+
+def error_code_of(http_status: int, payload: object) -> str:
+    """FCM's name for a failed send: the FcmError detail's `errorCode` when there is one (as
+    FCM documents its errors), else the google.rpc `status`, else one for the HTTP status."""
+    error = payload.get("error") if isinstance(payload, Mapping) else None
+    if isinstance(error, Mapping):
+        details = error.get("details")
+        for detail in details if isinstance(details, list) else ():
+            if isinstance(detail, Mapping) and detail.get("@type") == FCM_ERROR_TYPE:
+                code = detail.get("errorCode")
+                if isinstance(code, str) and code:
+                    return _FCM_CODE_ALIASES.get(code, code)
+        status = error.get("status")
+        if isinstance(status, str) and status:
+            return _STATUS_CODES.get(status, status)
+    if http_status in _HTTP_CODES:
+        return _HTTP_CODES[http_status]
+    return "UNAVAILABLE" if http_status >= 500 else f"HTTP_{http_status}"
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds to wait from an HTTP Retry-After header (delay-seconds or an HTTP date), None if
+    there is none or it cannot be read; a date in the past means no wait."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def outcome_of_response(
+    http_status: int, body: bytes, retry_after: str | None, *, now: datetime
+) -> PushOutcome:
+    """The outcome of one `messages:send` answer."""
+    try:
+        payload = json.loads(body) if body else None
+    except ValueError:
+        payload = None
+    if 200 <= http_status < 300:
+        name = payload.get("name") if isinstance(payload, dict) else None
+        return PushOutcome(message_id=name if isinstance(name, str) else None)
+    code = error_code_of(http_status, payload)
+    error = payload.get("error") if isinstance(payload, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str):
+        message = body.decode(errors="replace")
     return PushOutcome(
-        error_code=str(code).upper(),
-        token_invalid=isinstance(error, _TOKEN_INVALID),
-        retryable=isinstance(error, _RETRYABLE),
-        retry_after_s=float(retry_after) if retry_after.isdigit() else None,
-        detail=str(error)[:500],
+        error_code=code,
+        token_invalid=code in TOKEN_INVALID_CODES,
+        retryable=code in RETRYABLE_CODES,
+        retry_after_s=parse_retry_after(retry_after, now=now),
+        detail=f"HTTP {http_status}: {message}"[:_DETAIL_CHARS],
     )
 
 
-class FcmChannel:
-    def __init__(self, app: firebase_admin.App) -> None:
-        self._app = app
-
-    def send(self, pushes: Sequence[Push]) -> list[PushOutcome]:
-        outcomes: list[PushOutcome] = []
-        now = datetime.now(UTC)
-        for start in range(0, len(pushes), FCM_BATCH_LIMIT):
-            messages = [to_message(p, now=now) for p in pushes[start : start + FCM_BATCH_LIMIT]]
-            for response in messaging.send_each(messages, app=self._app).responses:
-                if response.success:
-                    outcomes.append(PushOutcome(message_id=response.message_id))
-                else:
-                    outcomes.append(outcome_of_error(response.exception))
-        return outcomes
+def outcome_of_transport_error(error: BaseException) -> PushOutcome:
+    """A send that never got an HTTP answer (refused, reset, timed out): FCM was unavailable
+    as far as we can tell, so it is worth trying again."""
+    return PushOutcome(
+        error_code="UNAVAILABLE",
+        retryable=True,
+        detail=f"{type(error).__name__}: {error}"[:_DETAIL_CHARS],
+    )

@@ -4,6 +4,14 @@ import firebase_admin
 import requests.adapters
 from firebase_admin import _http_client, credentials, messaging
 
+GOOGLE_FCM_ENDPOINT = "https://fcm.googleapis.com"
+
+
+def fcm_send_url(endpoint: str, project_id: str) -> str:
+    """FCM HTTP v1's `messages:send` URL for `project_id` at `endpoint` (Google's or the
+    sandbox's)."""
+    return f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send"
+
 
 def make_firebase_app(
     *, project_id: str, credentials_file: str | None, endpoint: str, name: str = "hexcast"
@@ -27,9 +35,9 @@ def make_firebase_app(
     )
     app = firebase_admin.initialize_app(cred, {"projectId": project_id}, name=name)
     base = endpoint.rstrip("/")
-    if base != "https://fcm.googleapis.com":
+    if base != GOOGLE_FCM_ENDPOINT:
         service = messaging._get_messaging_service(app)
-        service._fcm_url = f"{base}/v1/projects/{project_id}/messages:send"
+        service._fcm_url = fcm_send_url(base, project_id)
         service._client.session.mount(
             base,
             requests.adapters.HTTPAdapter(

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from celery.signals import worker_process_init
+from sqlalchemy import select
+
 from geo.regions import CellRange, cover_region
 from kit.celery import celery_app
 from kit.config import get_settings
@@ -21,9 +24,10 @@ from kit.models import ChunkStatus, Notice, NoticeStatus
 from notifier import repository
 from notifier.channel import PushChannel
 from notifier.dispatch import cut_ranges, decode_ranges, encode_ranges
-from notifier.fcm import FcmChannel
-from notifier.firebase import make_firebase_app
+from notifier.fcm_http import fcm_channel
+from notifier.firebase import fcm_send_url, make_firebase_app
 from notifier.payload import NoticeText, build_push
+from notifier.ratelimit import SharedRateLimit
 from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
 
 log = logging.getLogger(__name__)
@@ -31,15 +35,39 @@ log = logging.getLogger(__name__)
 
 @lru_cache
 def get_channel() -> PushChannel:
-    """One channel per worker process, created on first use (after the fork)."""
+    """One channel per worker process, created on first use (after the fork): its event loop
+    thread and connections belong to the process. Every process shares one send-rate cap per
+    Firebase project, kept in the broker's Redis."""
     settings = get_settings()
-    return FcmChannel(
+    return fcm_channel(
         make_firebase_app(
             project_id=settings.fcm_project_id,
             credentials_file=settings.fcm_credentials_file,
             endpoint=settings.fcm_endpoint,
-        )
+        ),
+        send_url=fcm_send_url(settings.fcm_endpoint, settings.fcm_project_id),
+        max_concurrency=settings.fcm_max_concurrency,
+        timeout_s=settings.fcm_timeout_s,
+        rate_limit=SharedRateLimit(
+            settings.broker_url,
+            key=f"hexcast:send-rate:{settings.fcm_project_id}",
+            rate_per_s=settings.send_rate_per_second,
+        ),
     )
+
+
+@worker_process_init.connect
+def _ready_for_the_first_alert(**_: object) -> None:
+    """Each worker process opens what an alert needs as it starts: its FCM channel (event
+    loop, access token) and a database connection with SQLAlchemy's mappers configured. The
+    first alert after a start then does not wait for them (0.5-1 s on a busy 2-core machine).
+    If this fails (credentials missing, say), the first task tries again and fails visibly."""
+    try:
+        get_channel()
+        with session_scope() as session:
+            session.execute(select(Notice.id).limit(1))
+    except Exception:
+        log.exception("notifier.worker.warm_up_failed")
 
 
 def _now() -> datetime:

@@ -346,3 +346,28 @@ def test_reset_keeps_access_tokens_valid(server: Server, bearer: dict[str, str])
     assert httpx.delete(f"{server.url}/sandbox/messages").json() == {"deleted": 1}
     assert _stats(server)["received"] == 0
     assert httpx.post(server.send_url, json=body, headers=bearer).status_code == 200
+
+
+def test_stats_stamp_the_first_and_last_recorded_message(
+    server: Server, bearer: dict[str, str]
+) -> None:
+    assert (_stats(server)["first_accepted_at"], _stats(server)["last_accepted_at"]) == (None, None)
+    before = time.time()
+    for token in ("first", "second"):
+        assert httpx.post(server.send_url, json={"message": {"token": token}}, headers=bearer)
+        time.sleep(0.05)
+    after = time.time()
+    stats = _stats(server)
+    assert before <= stats["first_accepted_at"] < stats["last_accepted_at"] <= after
+    assert stats["last_accepted_at"] - stats["first_accepted_at"] >= 0.05
+    httpx.delete(f"{server.url}/sandbox/messages").raise_for_status()
+    assert _stats(server)["first_accepted_at"] is None
+
+
+def test_other_paths_and_methods_of_the_send_route_are_not_sends(
+    server: Server, bearer: dict[str, str]
+) -> None:
+    assert httpx.get(server.send_url, headers=bearer).status_code == 404
+    nested = f"{server.url}/v1/projects/{PROJECT}/x/messages:send"
+    assert httpx.post(nested, json={}, headers=bearer).status_code == 404
+    assert _stats(server)["received"] == 0

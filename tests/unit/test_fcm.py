@@ -1,14 +1,28 @@
-"""What firebase-admin is asked to send, and how each FCM error becomes an outcome that
-dispatch can act on (deactivate the token, or try again later)."""
+"""What is sent to FCM, and how each FCM answer becomes an outcome that dispatch can act on
+(deactivate the token, try again later, or give up)."""
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
-from firebase_admin import exceptions, messaging
+from hypothesis import given
+from hypothesis import strategies as st
 
-from notifier.channel import Push
-from notifier.fcm import ANDROID_CHANNEL_ID, outcome_of_error, to_message
+from fcm_sandbox.errors import FCM_ERRORS, fcm_error_body, unauthenticated_body
+from notifier.channel import Push, PushOutcome
+from notifier.fcm import (
+    ANDROID_CHANNEL_ID,
+    encode_message,
+    error_code_of,
+    outcome_of_response,
+    outcome_of_transport_error,
+    parse_retry_after,
+    request_bodies,
+    to_message,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NOTICE_ID = "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f"
@@ -25,7 +39,7 @@ PUSH = Push(
 
 def _encoded(push: Push) -> dict[str, Any]:
     """The FCM v1 JSON firebase-admin sends (it also validates the message here)."""
-    return dict(messaging._MessagingService.encode_message(to_message(push, now=NOW)))
+    return encode_message(to_message(push, now=NOW))
 
 
 def test_the_message_is_the_notification_with_its_data_for_one_token() -> None:
@@ -77,24 +91,117 @@ def _fields(push: Push) -> dict[str, Any]:
     return {name: getattr(push, name) for name in Push.__slots__}
 
 
+def _sent(body: bytes | PushOutcome) -> Any:
+    assert isinstance(body, bytes), body
+    return json.loads(body)
+
+
+def test_each_body_is_the_sdks_encoding_of_its_push() -> None:
+    pushes = [
+        replace(PUSH, token=f"tok-{i}", title=title)
+        for i, title in enumerate(["Missing person: Lily Chen", "寻人启事：Lily Chen"] * 3)
+    ]
+    bodies = request_bodies(pushes, now=NOW)
+    assert [_sent(b) for b in bodies] == [{"message": _encoded(p)} for p in pushes]
+
+
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+
+
+@given(
+    tokens=st.lists(text.filter(bool), min_size=1, max_size=5),
+    title=text,
+    body=text,
+    data=st.dictionaries(text.filter(bool), text, max_size=3),
+)
+def test_any_text_and_tokens_are_encoded_as_the_sdk_encodes_them(
+    tokens: list[str], title: str, body: str, data: dict[str, str]
+) -> None:
+    pushes = [replace(PUSH, token=t, title=title, body=body, data=data) for t in tokens]
+    assert [_sent(b) for b in request_bodies(pushes, now=NOW)] == [
+        {"message": _encoded(p)} for p in pushes
+    ]
+
+
+def test_a_push_the_sdk_refuses_is_invalid_argument_and_the_others_are_sent() -> None:
+    refused = replace(PUSH, token="tok-2", ttl_seconds=-1)
+    bodies = request_bodies(
+        [replace(PUSH, token="tok-1"), refused, replace(PUSH, token=""), PUSH], now=NOW
+    )
+    assert _sent(bodies[0])["message"]["token"] == "tok-1"
+    assert _sent(bodies[3])["message"]["token"] == PUSH.token
+    for outcome in bodies[1:3]:
+        assert isinstance(outcome, PushOutcome)
+        assert (outcome.error_code, outcome.retryable, outcome.token_invalid) == (
+            "INVALID_ARGUMENT",
+            False,
+            False,
+        )
+    assert isinstance(bodies[2], PushOutcome)
+    assert "token" in bodies[2].detail
+
+
+@pytest.mark.parametrize("code", sorted(FCM_ERRORS))
+def test_fcms_error_code_is_read_from_the_fcm_error_detail(code: str) -> None:
+    assert error_code_of(FCM_ERRORS[code].http_status, fcm_error_body(code)) == code
+
+
 @pytest.mark.parametrize(
-    ("error", "code", "token_invalid", "retryable"),
+    ("status", "payload", "code"),
     [
-        (messaging.UnregisteredError("gone"), "UNREGISTERED", True, False),
-        (messaging.SenderIdMismatchError("other sender"), "SENDER_ID_MISMATCH", True, False),
-        (messaging.QuotaExceededError("slow down"), "QUOTA_EXCEEDED", False, True),
-        (messaging.ThirdPartyAuthError("apns cert"), "THIRD_PARTY_AUTH_ERROR", False, False),
-        (exceptions.UnavailableError("down"), "UNAVAILABLE", False, True),
-        (exceptions.InternalError("oops"), "INTERNAL", False, True),
-        (exceptions.InvalidArgumentError("bad"), "INVALID_ARGUMENT", False, False),
-        (exceptions.PermissionDeniedError("no"), "PERMISSION_DENIED", False, False),
-        (exceptions.UnauthenticatedError("who"), "UNAUTHENTICATED", False, False),
+        (
+            401,
+            {"error": {"status": "UNAUTHENTICATED", "details": [{"errorCode": "APNS_AUTH_ERROR"}]}},
+            "UNAUTHENTICATED",
+        ),
+        (
+            401,
+            {
+                "error": {
+                    "status": "UNAUTHENTICATED",
+                    "details": [
+                        {
+                            "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                            "errorCode": "APNS_AUTH_ERROR",
+                        }
+                    ],
+                }
+            },
+            "THIRD_PARTY_AUTH_ERROR",
+        ),
+        (401, unauthenticated_body(), "UNAUTHENTICATED"),
+        (429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}, "QUOTA_EXCEEDED"),
+        (503, {"error": {"status": "UNAVAILABLE"}}, "UNAVAILABLE"),
+        (403, {"error": {"status": "PERMISSION_DENIED"}}, "PERMISSION_DENIED"),
+        (429, None, "QUOTA_EXCEEDED"),
+        (500, "<html>oops</html>", "INTERNAL"),
+        (502, None, "UNAVAILABLE"),
+        (504, {"error": "gateway"}, "UNAVAILABLE"),
+        (404, None, "NOT_FOUND"),
+        (418, None, "HTTP_418"),
     ],
 )
-def test_each_fcm_error_maps_to_its_code_and_what_to_do(
-    error: Exception, code: str, token_invalid: bool, retryable: bool
+def test_without_an_fcm_error_detail_the_status_names_the_error(
+    status: int, payload: object, code: str
 ) -> None:
-    outcome = outcome_of_error(error)
+    assert error_code_of(status, payload) == code
+
+
+@pytest.mark.parametrize(
+    ("code", "token_invalid", "retryable"),
+    [
+        ("UNREGISTERED", True, False),
+        ("SENDER_ID_MISMATCH", True, False),
+        ("QUOTA_EXCEEDED", False, True),
+        ("UNAVAILABLE", False, True),
+        ("INTERNAL", False, True),
+        ("INVALID_ARGUMENT", False, False),
+        ("THIRD_PARTY_AUTH_ERROR", False, False),
+    ],
+)
+def test_each_fcm_error_says_what_to_do(code: str, token_invalid: bool, retryable: bool) -> None:
+    body = json.dumps(fcm_error_body(code)).encode()
+    outcome = outcome_of_response(FCM_ERRORS[code].http_status, body, None, now=NOW)
     assert (outcome.error_code, outcome.token_invalid, outcome.retryable) == (
         code,
         token_invalid,
@@ -102,18 +209,66 @@ def test_each_fcm_error_maps_to_its_code_and_what_to_do(
     )
     assert not outcome.ok
     assert outcome.message_id is None
-    assert outcome.detail == str(error)
+    assert outcome.retry_after_s is None
+    assert FCM_ERRORS[code].message in outcome.detail
 
 
-def test_an_error_outside_firebase_admin_is_named_by_its_type() -> None:
-    outcome = outcome_of_error(TimeoutError("read timed out"))
-    assert (outcome.error_code, outcome.token_invalid, outcome.retryable) == (
-        "TIMEOUTERROR",
-        False,
+def test_a_refused_access_token_is_retryable() -> None:
+    outcome = outcome_of_response(401, json.dumps(unauthenticated_body()).encode(), None, now=NOW)
+    assert (outcome.error_code, outcome.retryable, outcome.token_invalid) == (
+        "UNAUTHENTICATED",
+        True,
         False,
     )
 
 
-def test_the_error_detail_is_bounded() -> None:
-    outcome = outcome_of_error(exceptions.UnavailableError("x" * 5000))
-    assert outcome.detail == "x" * 500
+def test_success_carries_fcms_message_name() -> None:
+    name = "projects/p/messages/0:1700000000%31bd1c9631bd1c96"
+    outcome = outcome_of_response(200, json.dumps({"name": name}).encode(), None, now=NOW)
+    assert outcome == PushOutcome(message_id=name)
+    assert outcome.ok
+
+
+def test_the_servers_retry_after_rides_along() -> None:
+    body = json.dumps(fcm_error_body("QUOTA_EXCEEDED")).encode()
+    assert outcome_of_response(429, body, "30", now=NOW).retry_after_s == 30.0
+    later = format_datetime(NOW + timedelta(seconds=90), usegmt=True)
+    assert outcome_of_response(503, body, later, now=NOW).retry_after_s == 90.0
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (None, None),
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("-3", None),
+        ("nan", None),
+        ("soon", None),
+        ("", None),
+        ("Mon, 23 Nov 2026 09:01:00 GMT", 60.0),
+        ("Mon, 23 Nov 2026 08:00:00 GMT", 0.0),
+        ("Monday, 23-Nov-26 09:00:30 GMT", 30.0),
+    ],
+)
+def test_retry_after_is_seconds_or_an_http_date(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header, now=NOW) == seconds
+
+
+def test_an_unreadable_error_body_is_kept_bounded_in_the_detail() -> None:
+    outcome = outcome_of_response(503, b"x" * 5000, None, now=NOW)
+    assert outcome.error_code == "UNAVAILABLE"
+    assert outcome.retryable
+    assert len(outcome.detail) == 500
+
+
+def test_no_answer_at_all_is_unavailable_and_retryable() -> None:
+    outcome = outcome_of_transport_error(ConnectionResetError("reset by peer"))
+    assert (outcome.error_code, outcome.retryable, outcome.token_invalid) == (
+        "UNAVAILABLE",
+        True,
+        False,
+    )
+    assert outcome.detail == "ConnectionResetError: reset by peer"
