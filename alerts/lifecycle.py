@@ -51,3 +51,22 @@ def check_approver(
         raise TwoPersonRule(
             "an Actual notice must be approved by an operator other than the one who submitted it"
         )
+
+
+ENDED = (NoticeStatus.FOUND, NoticeStatus.CANCELLED, NoticeStatus.EXPIRED)
+
+
+def found_rate(counts: dict[NoticeStatus, int]) -> float | None:
+    """Of the notices that ran and ended, the share whose person was found; None before any
+    ended. Rejected notices never ran and do not count."""
+    ended = sum(counts.get(status, 0) for status in ENDED)
+    return counts.get(NoticeStatus.FOUND, 0) / ended if ended else None
+
+
+def median_hours(durations_s: list[float]) -> float | None:
+    if not durations_s:
+        return None
+    ordered = sorted(durations_s)
+    middle = len(ordered) // 2
+    seconds = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return seconds / 3600

@@ -576,3 +576,20 @@ def notices_of_cap_messages(
             select(CapMessage.notice_id).where(CapMessage.agency_id == agency_id, pairs)
         )
     )
+
+
+def notice_status_counts(session: Session) -> dict[NoticeStatus, int]:
+    rows = session.execute(select(Notice.status, func.count()).group_by(Notice.status))
+    return {row[0]: row[1] for row in rows}
+
+
+def seconds_to_found(session: Session) -> list[float]:
+    """From approval to found, for every found notice."""
+    return [
+        float(seconds)
+        for seconds in session.scalars(
+            select(func.extract("epoch", Notice.ended_at - Notice.decided_at)).where(
+                Notice.status == NoticeStatus.FOUND
+            )
+        )
+    ]

@@ -1090,6 +1090,26 @@ class AuditPage(BaseModel):
     total: int
 
 
+class OutcomeStats(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "by_status": {"active": 3, "found": 41, "cancelled": 4, "expired": 9},
+                    "found_rate": 0.759,
+                    "median_hours_to_found": 5.5,
+                }
+            ]
+        }
+    )
+
+    by_status: dict[NoticeStatus, int]
+    found_rate: float | None = Field(
+        description="Found among the notices that ran and ended (found, cancelled, expired)"
+    )
+    median_hours_to_found: float | None = Field(description="From approval to found")
+
+
 class ErrorOut(BaseModel):
     detail: str
     code: str

@@ -17,7 +17,7 @@ from alerts.audit import Actor
 from alerts.credentials import new_secret
 from alerts.errors import Conflict, NotFound, RateLimited
 from alerts.idempotency import IdempotencyKeyReused, request_fingerprint
-from alerts.lifecycle import Action, check_approver, next_status
+from alerts.lifecycle import Action, check_approver, found_rate, median_hours, next_status
 from alerts.ratelimit import seconds_until_allowed
 from alerts.schemas import (
     MAX_REASON_CHARS,
@@ -35,6 +35,7 @@ from alerts.schemas import (
     NoticeCreate,
     NoticeOut,
     NoticeUpdate,
+    OutcomeStats,
     Reach,
     ReachPreview,
     ReachQuery,
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 
 BROADCAST_TASK = "notifier.broadcast"
 EXPAND_TASK = "alerts.expand_notices"
+FOLLOW_UP_TASK = "notifier.follow_up"
 WEBHOOK_TASK = "alerts.deliver_webhook"
 SIGHTING_WINDOW = timedelta(hours=1)
 MAX_FEED_ENTRIES = 50
@@ -289,6 +291,9 @@ def _end_notice(
     audit.record(
         session, actor, f"notice.{notice.status}", notice_id=notice_id, reason=decision.reason
     )
+    if notice.status == NoticeStatus.FOUND:
+        # Earlier recipients learn the person was found; the pop-up loses name and photo.
+        after_commit(session, partial(_queue, FOLLOW_UP_TASK, str(notice.id), "found"))
     log.info("alerts.notice.%s notice=%s", notice.status, notice_id)
     return notice
 
@@ -333,6 +338,7 @@ def update_notice(
     notice.revised_at = datetime.now(UTC)
     if notice.status == NoticeStatus.ACTIVE:
         _broadcast_after_commit(session, notice, next_round=True)
+        after_commit(session, partial(_queue, FOLLOW_UP_TASK, str(notice.id), "update"))
     session.flush()
     audit.record(
         session,
@@ -467,6 +473,16 @@ def active_feed(session: Session, *, feed_url: str, cap_url: Callable[[uuid.UUID
     ]
     return atom.feed_document(
         entries, feed_url=feed_url, sender=get_settings().cap_sender, now=datetime.now(UTC)
+    )
+
+
+def outcome_stats(session: Session) -> OutcomeStats:
+    """How many notices found their person, and how fast: the measure of the service."""
+    counts = repository.notice_status_counts(session)
+    return OutcomeStats(
+        by_status=dict.fromkeys(NoticeStatus, 0) | counts,
+        found_rate=found_rate(counts),
+        median_hours_to_found=median_hours(repository.seconds_to_found(session)),
     )
 
 

@@ -234,9 +234,35 @@ def record_outcomes(
         ),
         rows,
     )
-    invalid = [c.token for c, o in zip(claims, outcomes, strict=True) if o.token_invalid]
-    if invalid:
-        session.execute(update(Device).where(Device.fcm_token.in_(invalid)).values(active=False))
+    deactivate_tokens(
+        session, [c.token for c, o in zip(claims, outcomes, strict=True) if o.token_invalid]
+    )
+
+
+def deactivate_tokens(session: Session, tokens: Sequence[str]) -> None:
+    """Tokens FCM calls invalid are never targeted again."""
+    if tokens:
+        session.execute(update(Device).where(Device.fcm_token.in_(tokens)).values(active=False))
+
+
+def reached_devices(
+    session: Session, notice_id: uuid.UUID, *, after: int, limit: int
+) -> list[Claim]:
+    """Devices the notice's alert was sent to, in delivery order from after `after`: the
+    audience of its update and found messages."""
+    rows = session.execute(
+        select(Delivery.id, Device.fcm_token, Device.locale, Delivery.attempts)
+        .join(Device, Device.id == Delivery.device_id)
+        .where(
+            Delivery.notice_id == notice_id,
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.id > after,
+            Device.active,
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [Claim(delivery_id=r[0], token=r[1], locale=r[2], attempts=r[3]) for r in rows]
 
 
 def abandon(session: Session, ids: Sequence[int], *, lease_until: datetime) -> int:

@@ -6,6 +6,7 @@ leased again, and `notifier.reconcile` (Celery beat) finds the work a lost task 
 worker left behind. No task carries tokens, and none waits on another.
 """
 
+import dataclasses
 import logging
 import random
 import uuid
@@ -26,7 +27,7 @@ from notifier.channel import PushChannel
 from notifier.dispatch import cut_ranges, decode_ranges, encode_ranges
 from notifier.fcm_http import fcm_channel
 from notifier.firebase import fcm_send_url, make_firebase_app
-from notifier.payload import NoticeText, build_push
+from notifier.payload import NoticeText, PushKind, build_push
 from notifier.ratelimit import SharedRateLimit
 from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
 
@@ -277,3 +278,53 @@ def reconcile() -> None:
             len(chunk_ids),
             len(due),
         )
+
+
+# A found message outlives the alert it replaces: a phone offline until after the notice's
+# expiry still learns the person was found.
+FOUND_MESSAGE_TTL = timedelta(days=3)
+
+
+@celery_app.task(name="notifier.follow_up")
+def follow_up(notice_id: str, kind: str) -> int:
+    """Push an update, or the found message, to every device the notice's alert reached,
+    under the alert's collapse key so it takes the alert's place on the phone.
+
+    Follow-ups are sent once, best effort: they are not retried per device, and a worker that
+    dies mid-way leaves the rest unsent (a re-run sends the whole list again; the collapse key
+    makes a repeat replace the earlier pop-up)."""
+    push_kind = PushKind(kind)
+    settings = get_settings()
+    channel = get_channel()
+    with session_scope() as session:
+        notice = session.get(Notice, uuid.UUID(notice_id))
+        if notice is None or notice.expires_at is None:
+            return 0
+        text = _text(notice)
+    if push_kind == PushKind.FOUND:
+        text = dataclasses.replace(
+            text, expires_at=max(text.expires_at, _now() + FOUND_MESSAGE_TTL)
+        )
+    sent, after = 0, 0
+    while True:
+        with session_scope() as session:
+            batch = repository.reached_devices(
+                session, uuid.UUID(notice_id), after=after, limit=settings.send_batch_size
+            )
+        if not batch:
+            break
+        now = _now()
+        outcomes = channel.send(
+            [
+                build_push(text, token=c.token, locale=c.locale, now=now, kind=push_kind)
+                for c in batch
+            ]
+        )
+        with session_scope() as session:
+            repository.deactivate_tokens(
+                session, [c.token for c, o in zip(batch, outcomes, strict=True) if o.token_invalid]
+            )
+        sent += sum(o.ok for o in outcomes)
+        after = batch[-1].delivery_id
+    log.info("notifier.follow_up.done notice=%s kind=%s sent=%d", notice_id, kind, sent)
+    return sent

@@ -86,6 +86,7 @@ REVIEWER_ROUTES = [
         {"steps": [{"after_minutes": 60, "radius_km": 20}]},
     ),
     Call("POST", "/v1/operator/reach", REACH),
+    Call("GET", "/v1/operator/stats/outcomes"),
     Call("GET", "/v1/operator/agencies"),
     Call("GET", "/v1/operator/me"),
     Call(

@@ -22,6 +22,7 @@ from alerts.schemas import (
     NoticeOut,
     NoticePage,
     OperatorNoticeCreate,
+    OutcomeStats,
     ReachPreview,
     ReachQuery,
     error_responses,
@@ -208,6 +209,16 @@ def set_expansion_schedule(
     return service.set_expansion_schedule(
         session, notice_id=notice_id, schedule=schedule, actor=actor
     )
+
+
+@router.get(
+    "/stats/outcomes",
+    response_model=OutcomeStats,
+    responses=error_responses(401, 403),
+    summary="How many notices found their person, and how fast",
+)
+def outcome_stats(session: SessionDep) -> OutcomeStats:
+    return service.outcome_stats(session)
 
 
 @router.post(

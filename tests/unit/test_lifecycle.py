@@ -8,8 +8,16 @@ import uuid
 import pytest
 
 from alerts.errors import Conflict, Forbidden
-from alerts.lifecycle import Action, InvalidTransition, TwoPersonRule, check_approver, next_status
-from kit.models import CapStatus
+from alerts.lifecycle import (
+    Action,
+    InvalidTransition,
+    TwoPersonRule,
+    check_approver,
+    found_rate,
+    median_hours,
+    next_status,
+)
+from kit.models import CapStatus, NoticeStatus
 from kit.models import NoticeStatus as S
 
 ALLOWED = {
@@ -76,3 +84,22 @@ def test_only_actual_notices_reach_devices_not_flagged_for_tests(
     cap_status: CapStatus, test_devices_only: bool
 ) -> None:
     assert cap_status.test_devices_only is test_devices_only
+
+
+def test_the_found_rate_counts_notices_that_ran_and_ended() -> None:
+    counts = {
+        NoticeStatus.FOUND: 3,
+        NoticeStatus.CANCELLED: 1,
+        NoticeStatus.EXPIRED: 0,
+        NoticeStatus.REJECTED: 7,
+        NoticeStatus.ACTIVE: 2,
+    }
+    assert found_rate(counts) == 0.75
+    assert found_rate({NoticeStatus.ACTIVE: 2}) is None
+
+
+def test_the_median_time_to_found_is_in_hours() -> None:
+    assert median_hours([]) is None
+    assert median_hours([3600.0]) == 1.0
+    assert median_hours([7200.0, 3600.0, 36000.0]) == 2.0
+    assert median_hours([3600.0, 7200.0]) == 1.5
