@@ -14,6 +14,7 @@ from alerts import repository, service, webhooks
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import session_scope
+from kit.http import retry_after_seconds
 from kit.models import AgencyWebhook, WebhookEventStatus
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def _post(webhook: AgencyWebhook, event_id: uuid.UUID, event_type: str, body: by
     }
     try:
         with _http_client().stream("POST", webhook.url, content=body, headers=headers) as answer:
-            retry_after = webhooks.parse_retry_after(
+            retry_after = retry_after_seconds(
                 answer.headers.get("Retry-After"), now=datetime.now(UTC)
             )
             return _Answer(answer.status_code, retry_after)

@@ -12,8 +12,7 @@ import hmac
 import json
 import random
 import uuid
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 from kit.models import NoticeStatus, WebhookEventStatus
@@ -100,23 +99,6 @@ def attempt_outcome(
     if is_retryable(status_code) and attempts < max_attempts:
         return WebhookEventStatus.PENDING
     return WebhookEventStatus.FAILED
-
-
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Retry-After in seconds, from its delta-seconds or HTTP-date form; None if absent or
-    unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - now).total_seconds())
 
 
 def retry_delay(

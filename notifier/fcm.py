@@ -4,17 +4,16 @@ each message; FCM's error responses become channel-neutral outcomes, as FCM docu
 The HTTP side (connections, credentials, concurrency) is `notifier.fcm_http`.
 """
 
-import email.utils
 import json
-import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from firebase_admin import messaging
 
+from kit.http import retry_after_seconds
 from notifier.channel import Push, PushOutcome
 
 ANDROID_CHANNEL_ID: Final = "missing_person_alerts"
@@ -144,25 +143,6 @@ def error_code_of(http_status: int, payload: object) -> str:
     return "UNAVAILABLE" if http_status >= 500 else f"HTTP_{http_status}"
 
 
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Seconds to wait from an HTTP Retry-After header (delay-seconds or an HTTP date), None if
-    there is none or it cannot be read; a date in the past means no wait."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - now).total_seconds())
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
 def outcome_of_response(
     http_status: int, body: bytes, retry_after: str | None, *, now: datetime
 ) -> PushOutcome:
@@ -183,7 +163,7 @@ def outcome_of_response(
         error_code=code,
         token_invalid=code in TOKEN_INVALID_CODES,
         retryable=code in RETRYABLE_CODES,
-        retry_after_s=parse_retry_after(retry_after, now=now),
+        retry_after_s=retry_after_seconds(retry_after, now=now),
         detail=f"HTTP {http_status}: {message}"[:_DETAIL_CHARS],
     )
 

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fcm_sandbox.errors import FCM_ERRORS, fcm_error_body, unauthenticated_body
+from kit.http import retry_after_seconds
 from notifier.channel import Push, PushOutcome
 from notifier.fcm import (
     ANDROID_CHANNEL_ID,
@@ -19,7 +20,6 @@ from notifier.fcm import (
     error_code_of,
     outcome_of_response,
     outcome_of_transport_error,
-    parse_retry_after,
     request_bodies,
     to_message,
 )
@@ -254,7 +254,7 @@ def test_the_servers_retry_after_rides_along() -> None:
     ],
 )
 def test_retry_after_is_seconds_or_an_http_date(header: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(header, now=NOW) == seconds
+    assert retry_after_seconds(header, now=NOW) == seconds
 
 
 def test_an_unreadable_error_body_is_kept_bounded_in_the_detail() -> None:

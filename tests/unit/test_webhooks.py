@@ -6,7 +6,7 @@ import hmac
 import json
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -16,7 +16,6 @@ from alerts.webhooks import (
     attempt_outcome,
     event_body,
     is_retryable,
-    parse_retry_after,
     retry_delay,
     signature_header,
     status_event,
@@ -145,18 +144,6 @@ def test_retry_after_is_a_floor_within_the_cap() -> None:
     assert retry_delay(1, base_s=10, cap_s=1800, retry_after_s=120, rng=rng) == 120
     assert retry_delay(1, base_s=10, cap_s=1800, retry_after_s=86_400, rng=rng) == 1800
     assert 5 <= retry_delay(1, base_s=10, cap_s=1800, retry_after_s=1, rng=rng) <= 10
-
-
-def test_retry_after_reads_seconds_and_http_dates() -> None:
-    now = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("120", now=now) == 120
-    assert parse_retry_after(" 7 ", now=now) == 7
-    later = now + timedelta(seconds=90)
-    assert parse_retry_after(later.strftime("%a, %d %b %Y %H:%M:%S GMT"), now=now) == 90
-    assert parse_retry_after("Sun, 22 Nov 2026 09:00:00 GMT", now=now) == 0
-    assert parse_retry_after(None, now=now) is None
-    assert parse_retry_after("soon", now=now) is None
-    assert parse_retry_after("-5", now=now) is None
 
 
 def test_production_sends_events_to_https_urls_only(monkeypatch: pytest.MonkeyPatch) -> None:
