@@ -92,16 +92,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     assert engine.url.database == BENCH_DB
     dsn = f"{LIBPQ_URL}/{BENCH_DB}"
     now = datetime.now(UTC)
-    total, bench = population.bench_device_count(dsn)
-    reused = total == bench == args.devices
+    layout = population.Layout(args.country if args.layout == "national" else None)
+    wanted = population.signature(args.devices, layout, args.seed)
+    reused = population.loaded_signature(dsn) == wanted
     load_s = None
     if reused:
-        _log(f"reusing the {total:,} devices already loaded")
+        _log(f"reusing the {args.devices:,} devices already loaded ({layout.describe()})")
     else:
-        load_s = round(population.load(dsn, args.devices, seed=args.seed, now=now), 1)
+        load_s = round(
+            population.load(dsn, args.devices, layout=layout, seed=args.seed, now=now), 1
+        )
     since = now - timedelta(hours=get_settings().location_freshness_hours)
     fresh = population.fetch_fresh(dsn, since)
-    lat, lon = args.centre or _largest_city()
+    lat, lon = args.centre or _largest_city(layout)
     distances = population.haversine_m(lat, lon, fresh.lat, fresh.lon)
     rows = [
         _measure(engine, fresh, distances, Circle(lat, lon, km * 1000.0), since, args.runs)
@@ -110,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     context = {
         "devices": args.devices,
         "fresh_devices": len(fresh.ids),
+        "layout": layout.describe(),
         "centre": [lat, lon],
         "runs": args.runs,
         "reused_load": reused,
@@ -137,7 +141,20 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, default=5, help="timed runs per radius (median)")
     parser.add_argument(
-        "--centre", type=_floats, help="lat,lon; default: the most populous city in the data"
+        "--layout",
+        choices=("national", "world"),
+        default="national",
+        help="devices mostly in one country (default), or spread over the world's cities",
+    )
+    parser.add_argument(
+        "--country",
+        default=population.DEFAULT_COUNTRY,
+        help=f"ISO code of the national layout's country (default {population.DEFAULT_COUNTRY})",
+    )
+    parser.add_argument(
+        "--centre",
+        type=_floats,
+        help="lat,lon; default: the most populous city of the layout's country, or the world's",
     )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON, last")
@@ -151,8 +168,8 @@ def _floats(value: str) -> list[float]:
     return [float(v) for v in value.split(",")]
 
 
-def _largest_city() -> tuple[float, float]:
-    city = population.cities()[0]
+def _largest_city(layout: population.Layout) -> tuple[float, float]:
+    city = population.cities(layout.country)[0]
     _log(f"centre: {city.name} ({city.lat}, {city.lon})")
     return city.lat, city.lon
 
@@ -267,7 +284,8 @@ def _write(rows: Sequence[Row], context: dict[str, Any], now: datetime) -> Path:
     path = RESULTS_DIR / f"selection-{context['devices']}-{now:%Y%m%dT%H%M%SZ}.md"
     path.write_text(
         f"# Selection benchmark, {context['devices']:,} devices\n\n"
-        f"Median of {context['runs']} runs; centre {context['centre']}; "
+        f"Median of {context['runs']} runs; {context['layout']} layout; "
+        f"centre {context['centre']}; "
         f"{context['fresh_devices']:,} fresh devices; `python -m bench.selection "
         f"{' '.join(sys.argv[1:])}`.\n\n"
         f"{_table(rows)}\n\n"
