@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +58,10 @@ class Row:
     hexcast_ms: float
     naive_ms: float
     ratio: float
+    ratio_low: float
+    ratio_high: float
+    hexcast_db_ms: float
+    naive_db_ms: float
     recall: float
     overshoot_m: float
     preview_ms: float
@@ -65,17 +70,20 @@ class Row:
     naive_recipients: int
 
 
-COLUMNS = (
-    ("radius km", "radius_km", "{:g}"),
-    ("recipients", "recipients", "{:,}"),
-    ("hexcast ms", "hexcast_ms", "{:.1f}"),
-    ("naive ms", "naive_ms", "{:.1f}"),
-    ("naive/hexcast", "ratio", "{:.2f}"),
-    ("recall", "recall", "{:.4%}"),
-    ("worst overshoot m", "overshoot_m", "{:.1f}"),
-    ("preview ms", "preview_ms", "{:.1f}"),
-    ("cover ms", "cover_ms", "{:.1f}"),
-    ("ranges", "ranges", "{:,}"),
+COLUMNS: tuple[tuple[str, Callable[[Row], str]], ...] = (
+    ("radius km", lambda r: f"{r.radius_km:g}"),
+    ("recipients", lambda r: f"{r.recipients:,}"),
+    ("hexcast ms", lambda r: f"{r.hexcast_ms:.1f}"),
+    ("naive ms", lambda r: f"{r.naive_ms:.1f}"),
+    ("naive/hexcast", lambda r: f"{r.ratio:.2f}"),
+    ("per run", lambda r: f"{r.ratio_low:.2f}–{r.ratio_high:.2f}"),
+    ("hexcast db ms", lambda r: f"{r.hexcast_db_ms:.1f}"),
+    ("naive db ms", lambda r: f"{r.naive_db_ms:.1f}"),
+    ("recall", lambda r: f"{r.recall:.4%}"),
+    ("worst overshoot m", lambda r: f"{r.overshoot_m:.1f}"),
+    ("preview ms", lambda r: f"{r.preview_ms:.1f}"),
+    ("cover ms", lambda r: f"{r.cover_ms:.1f}"),
+    ("ranges", lambda r: f"{r.ranges:,}"),
 )
 
 
@@ -211,6 +219,8 @@ def _measure(
     hexcast_ms: list[float] = []
     naive_ms: list[float] = []
     preview_ms: list[float] = []
+    hexcast_db_ms: list[float] = []
+    naive_db_ms: list[float] = []
     naive = 0
     for _ in range(runs):
         started = time.perf_counter()
@@ -229,12 +239,21 @@ def _measure(
             count = count_recipients(session, circle, fresh_since=since)
             preview_ms.append(_ms_since(started))
         assert count == len(selected), "the preview disagrees with the selection"
+        hexcast_db_ms.append(
+            _db_ms(engine, select_recipients(circle, run_ranges, fresh_since=since), None)
+        )
+        naive_db_ms.append(_db_ms(engine, NAIVE, naive_params))
+    ratios = [n / h for n, h in zip(naive_ms, hexcast_ms, strict=True)]
     row = Row(
         radius_km=circle.radius_m / 1000.0,
         recipients=len(selected),
         hexcast_ms=statistics.median(hexcast_ms),
         naive_ms=statistics.median(naive_ms),
         ratio=statistics.median(naive_ms) / statistics.median(hexcast_ms),
+        ratio_low=min(ratios),
+        ratio_high=max(ratios),
+        hexcast_db_ms=statistics.median(hexcast_db_ms),
+        naive_db_ms=statistics.median(naive_db_ms),
         recall=float((chosen & truth).sum() / truth.sum()) if truth.any() else 1.0,
         overshoot_m=float(overshoot.max()) if overshoot.size else 0.0,
         preview_ms=statistics.median(preview_ms),
@@ -262,19 +281,39 @@ def _stream(
     (no server-side cursor, so the naive query keeps its parallel plan) in binary format:
     sending a uuid as 16 bytes instead of formatting and parsing 36 characters is cheaper at
     both ends, for both queries alike."""
+    query, bound = _compiled(engine, statement, params)
+    with _driver(engine) as driver, driver.cursor(binary=True) as cursor:
+        return consume(cursor.stream(query, bound, size=STREAM_BATCH))
+
+
+def _db_ms(engine: Engine, statement: ClauseElement, params: dict[str, Any] | None) -> float:
+    """The statement's execution time inside the server, without sending rows: `EXPLAIN
+    ANALYZE` without per-node timing, whose overhead would swamp cheap nodes."""
+    query, bound = _compiled(engine, statement, params)
+    with _driver(engine) as driver:
+        row = driver.execute(
+            "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + query, bound
+        ).fetchone()
+    assert row is not None
+    return float(row[0][0]["Execution Time"])
+
+
+def _compiled(
+    engine: Engine, statement: ClauseElement, params: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
     compiled = statement.compile(dialect=engine.dialect)
+    return str(compiled), {**compiled.params, **(params or {})}
+
+
+@contextmanager
+def _driver(engine: Engine) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection's psycopg connection, rolled back after use."""
     connection = engine.raw_connection()
     try:
         driver = connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
-        with driver.cursor(binary=True) as cursor:
-            result = consume(
-                cursor.stream(
-                    str(compiled), {**compiled.params, **(params or {})}, size=STREAM_BATCH
-                )
-            )
+        yield driver
         driver.rollback()
-        return result
     finally:
         connection.close()
 
@@ -296,14 +335,11 @@ def _ms_since(started: float) -> float:
 
 def _table(rows: Sequence[Row]) -> str:
     """A markdown table of the rows."""
-    values = [asdict(r) for r in rows]
     lines = [
-        "| " + " | ".join(title for title, _, _ in COLUMNS) + " |",
+        "| " + " | ".join(title for title, _ in COLUMNS) + " |",
         "|" + "|".join("---:" for _ in COLUMNS) + "|",
     ]
-    lines += [
-        "| " + " | ".join(fmt.format(v[key]) for _, key, fmt in COLUMNS) + " |" for v in values
-    ]
+    lines += ["| " + " | ".join(cell(r) for _, cell in COLUMNS) + " |" for r in rows]
     return "\n".join(lines)
 
 
