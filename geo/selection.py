@@ -29,15 +29,7 @@ def select_recipients(
 
     The distance check runs on the sphere, the same model H3 and the cover use.
     """
-    scan = (
-        func.unnest(
-            literal([r.lo for r in ranges], ARRAY(BigInteger)),
-            literal([r.hi for r in ranges], ARRAY(BigInteger)),
-            literal([r.inside for r in ranges], ARRAY(Boolean)),
-        )
-        .table_valued("lo", "hi", "inside", name="cover")
-        .render_derived()
-    )
+    scan = _cover(ranges)
     return (
         select(Device.id, Device.fcm_token, Device.locale)
         .select_from(scan)
@@ -59,6 +51,35 @@ def select_recipients(
 
 
 def count_recipients(session: Session, circle: Circle, *, fresh_since: datetime) -> int:
-    """How many devices a broadcast to `circle` would reach now, without sending."""
-    recipients = select_recipients(circle, cover_circle(circle), fresh_since=fresh_since)
-    return session.scalar(select(func.count()).select_from(recipients.subquery())) or 0
+    """How many devices a broadcast to `circle` would reach now, without sending.
+
+    Devices in inside ranges need no geometry, so they are counted from the narrow
+    (h3_cell, located_at) index, whose entries are an eighth the size of the covering
+    index's; only boundary ranges go through selection and its distance check."""
+    ranges = cover_circle(circle)
+    inside = _cover([r for r in ranges if r.inside])
+    in_inside = (
+        select(func.count())
+        .select_from(inside)
+        .join(Device, Device.h3_cell.between(inside.c.lo, inside.c.hi))
+        # Redundant with h3_cell, but the narrow index's predicate: see kit.models.Device.
+        .where(Device.active, Device.location.is_not(None), Device.located_at >= fresh_since)
+    )
+    boundary = select_recipients(
+        circle, [r for r in ranges if not r.inside], fresh_since=fresh_since
+    ).subquery()
+    in_boundary = select(func.count()).select_from(boundary)
+    return session.scalar(select(in_inside.scalar_subquery() + in_boundary.scalar_subquery())) or 0
+
+
+def _cover(ranges: Sequence[CellRange]):  # type: ignore[no-untyped-def]
+    """The ranges as a table (lo, hi, inside), one row each."""
+    return (
+        func.unnest(
+            literal([r.lo for r in ranges], ARRAY(BigInteger)),
+            literal([r.hi for r in ranges], ARRAY(BigInteger)),
+            literal([r.inside for r in ranges], ARRAY(Boolean)),
+        )
+        .table_valued("lo", "hi", "inside", name="cover")
+        .render_derived()
+    )
