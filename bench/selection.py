@@ -6,8 +6,9 @@ For each radius around a big city it times, as the median of `--runs` runs:
 - the reach preview: count_recipients;
 and checks hexcast's recipients against a brute-force great-circle selection in numpy.
 
-It works in its own database, hexcast_bench, dropped afterwards unless `--keep` is given; a
-kept database that already holds exactly N bench devices is reused instead of reloaded.
+It works in its own database (hexcast_bench unless `--database` names another), dropped
+afterwards unless `--keep` is given; a kept database that already holds the same population
+(device count, layout, seed) is reused instead of reloaded.
 """
 
 import argparse
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from sqlalchemy import ClauseElement, Engine, text
 from sqlalchemy.orm import Session
 
@@ -92,16 +94,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Before anything reads hexcast's settings (they are cached): alembic, the engine and the
     # sessions all work on the bench database, never on a real one.
     os.environ["HEXCAST_DATABASE_URL"] = (
-        f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{BENCH_DB}"
+        f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{args.database}"
     )
     from kit.config import get_settings
     from kit.db import get_engine
 
-    _create_database()
+    _create_database(args.database)
     _migrate()
     engine = get_engine()
-    assert engine.url.database == BENCH_DB
-    dsn = f"{LIBPQ_URL}/{BENCH_DB}"
+    assert engine.url.database == args.database
+    dsn = f"{LIBPQ_URL}/{args.database}"
     now = datetime.now(UTC)
     layout = population.Layout(args.country if args.layout == "national" else None)
     wanted = population.signature(args.devices, layout, args.seed)
@@ -136,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     engine.dispose()
     if not args.keep:
-        _drop_database()
+        _drop_database(args.database)
     print(_table(rows))
     path = _write(rows, context, now)
     _log(f"wrote {path.relative_to(ROOT)}")
@@ -168,9 +170,14 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="lat,lon; default: the most populous city of the layout's country, or the world's",
     )
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help=f"database to work in (default {BENCH_DB}); kept ones hold one population each",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON, last")
     parser.add_argument(
-        "--keep", action="store_true", help="keep hexcast_bench (and its devices) for reuse"
+        "--keep", action="store_true", help="keep the database (and its devices) for reuse"
     )
     return parser.parse_args(argv)
 
@@ -360,17 +367,19 @@ def _write(rows: Sequence[Row], context: dict[str, Any], now: datetime) -> Path:
     return path
 
 
-def _create_database() -> None:
+def _create_database(name: str) -> None:
     with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             return
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def _drop_database() -> None:
+def _drop_database(name: str) -> None:
     with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _log(f"dropped {BENCH_DB} (use --keep to reuse its devices next time)")
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+    _log(f"dropped {name} (use --keep to reuse its devices next time)")
 
 
 def _migrate() -> None:
