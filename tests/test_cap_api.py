@@ -208,7 +208,20 @@ def test_an_alert_its_update_and_its_cancel_drive_a_notice_end_to_end(
         timeout=30,
         what="every delivery recorded",
     )
-    assert received() == {"near-bridge": 1, "in-greenwich": 1, "bridge-4km": 1}
+    wait_until(
+        lambda: sum(received().values()) >= 5, timeout=30, what="the update to earlier recipients"
+    )
+    kinds = Counter(
+        (m["message"]["token"], m["message"]["data"]["type"]) for m in sandbox.messages()
+    )
+    assert kinds == {
+        ("near-bridge", "missing_person"): 1,
+        ("in-greenwich", "missing_person"): 1,
+        # Earlier recipients get the update once; the newly covered device the updated alert.
+        ("near-bridge", "missing_person_update"): 1,
+        ("in-greenwich", "missing_person_update"): 1,
+        ("bridge-4km", "missing_person"): 1,
+    }
 
 
 def test_another_agency_can_neither_read_nor_change_the_notice(
