@@ -13,7 +13,7 @@ that plane, holes allowed, and anything that crosses the antimeridian split into
 import itertools
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,18 +142,41 @@ def cover_circle(
 
     Works on integer cell ids: h3's string API would convert every cell on every call."""
     point = (circle.lat, circle.lon)
-    inside: list[int] = []
-    res, frontier = _start(circle, finest_resolution)
-    while True:
+
+    def classify(frontier: list[int]) -> tuple[list[int], list[int]]:
+        inside: list[int] = []
         boundary: list[int] = []
         for cell in frontier:
             nearest, farthest = _reach_m(cell, point)
-            if nearest > circle.radius_m:
-                continue
-            if farthest <= circle.radius_m:
-                inside.append(cell)
-            else:
-                boundary.append(cell)
+            if nearest <= circle.radius_m:
+                (inside if farthest <= circle.radius_m else boundary).append(cell)
+        return inside, boundary
+
+    res, frontier = _start(circle, finest_resolution)
+    return _refine(
+        res,
+        frontier,
+        classify,
+        boundary_budget=boundary_budget,
+        finest_resolution=finest_resolution,
+    )
+
+
+def _refine(
+    res: int,
+    frontier: list[int],
+    classify: Callable[[list[int]], tuple[list[int], list[int]]],
+    *,
+    boundary_budget: int,
+    finest_resolution: int,
+) -> list[CellRange]:
+    """The cover both shapes share: `classify` splits a frontier into cells wholly inside and
+    boundary cells (the rest are out); boundary cells are split one resolution finer while
+    the boundary stays within `boundary_budget` cells. Returns merged id ranges."""
+    inside: list[int] = []
+    while True:
+        within, boundary = classify(frontier)
+        inside.extend(within)
         if res >= finest_resolution or len(boundary) * 7 > boundary_budget:
             break
         res += 1
@@ -252,20 +275,21 @@ def cover_polygon(
     when the box around its descendants is, so inside ranges need no geometry check."""
     target = _wrapped(polygon.shape)
     shapely.prepare(target)
-    inside: list[int] = []
-    res, frontier = 0, list(h3int.get_res0_cells())
-    while True:
+
+    def classify(frontier: list[int]) -> tuple[list[int], list[int]]:
         boxes = shapely.box(*zip(*_descendant_boxes(frontier), strict=True))
         within = shapely.contains(target, boxes)
         touching = shapely.intersects(target, boxes)
-        inside.extend(c for c, w in zip(frontier, within, strict=True) if w)
+        inside = [c for c, w in zip(frontier, within, strict=True) if w]
         boundary = [c for c, w, t in zip(frontier, within, touching, strict=True) if t and not w]
-        if res >= finest_resolution or len(boundary) * 7 > boundary_budget:
-            break
-        res += 1
-        frontier = [child for cell in boundary for child in h3int.cell_to_children(cell, res)]
-    return merge_ranges(
-        [_id_range(c, inside=True) for c in inside] + [_id_range(c, inside=False) for c in boundary]
+        return inside, boundary
+
+    return _refine(
+        0,
+        list(h3int.get_res0_cells()),
+        classify,
+        boundary_budget=boundary_budget,
+        finest_resolution=finest_resolution,
     )
 
 
