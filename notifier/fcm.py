@@ -168,11 +168,7 @@ def outcome_of_response(
     )
 
 
-def outcome_of_transport_error(error: BaseException) -> PushOutcome:
+def outcome_of_transport_failure(detail: str) -> PushOutcome:
     """A send that never got an HTTP answer (refused, reset, timed out): FCM was unavailable
     as far as we can tell, so it is worth trying again."""
-    return PushOutcome(
-        error_code="UNAVAILABLE",
-        retryable=True,
-        detail=f"{type(error).__name__}: {error}"[:_DETAIL_CHARS],
-    )
+    return PushOutcome(error_code="UNAVAILABLE", retryable=True, detail=detail[:_DETAIL_CHARS])

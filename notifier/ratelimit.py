@@ -6,11 +6,10 @@ of quota, one Lua call a block, so the cap costs no round trip per message; toke
 holds but does not use soon are dropped, so a block taken long ago cannot add to a burst.
 """
 
-import asyncio
 import time
 from typing import Final
 
-import redis.asyncio
+import redis
 
 TOKEN_SHELF_S: Final = 0.25
 """How long tokens taken from Redis stay usable in the process that took them."""
@@ -54,11 +53,8 @@ def block_size(rate_per_s: float) -> int:
 
 
 class SharedRateLimit:
-    """`await acquire()` before each send; all processes using the same Redis and key together
-    send at most `rate_per_s` a second, plus a burst of BURST_BLOCKS blocks.
-
-    Bound to the event loop it is first used on (its Redis connections are).
-    """
+    """`take()` before each send; all processes using the same Redis and key together send at
+    most `rate_per_s` a second, plus a burst of BURST_BLOCKS blocks."""
 
     def __init__(self, redis_url: str, *, key: str, rate_per_s: float) -> None:
         if rate_per_s <= 0:
@@ -67,52 +63,27 @@ class SharedRateLimit:
         self.block = block_size(rate_per_s)
         self.capacity = self.block * BURST_BLOCKS
         self._key = key
-        self._redis = redis.asyncio.Redis.from_url(redis_url)
+        self._redis = redis.Redis.from_url(redis_url)
         self._take = self._redis.register_script(_TAKE)
-        self._refill: asyncio.Task[None] | None = None
         self._tokens = 0
         self._usable_until = 0.0
 
-    async def acquire(self) -> None:
-        """Wait until this process may send one more message.
+    def take(self) -> float:
+        """Take one send: 0.0 if this process may send now, else the seconds to wait before
+        asking again. Never blocks beyond one Redis call a block, so a sender can keep its
+        transfers moving while it waits."""
+        now = time.monotonic()
+        if self._tokens and now < self._usable_until:
+            self._tokens -= 1
+            return 0.0
+        granted, wait_us = self._take(
+            keys=[self._key], args=[self.rate_per_s, self.capacity, self.block]
+        )
+        if not granted:
+            return max(int(wait_us), 1) / 1e6
+        self._tokens = int(granted) - 1
+        self._usable_until = time.monotonic() + TOKEN_SHELF_S
+        return 0.0
 
-        Waiters share one Redis call, and the next block is asked for when half of the current
-        one is used, so that senders rarely wait for Redis at all.
-        """
-        while True:
-            if self._tokens and time.monotonic() < self._usable_until:
-                self._tokens -= 1
-                if self._tokens < self.block // 2:
-                    self._start_refill()
-                return
-            await asyncio.shield(self._start_refill())
-
-    def _start_refill(self) -> "asyncio.Task[None]":
-        if self._refill is None:
-            self._refill = asyncio.get_running_loop().create_task(self._take_block())
-            # A prefetch nobody awaits may fail (Redis down): the next waiter asks again and
-            # gets the error itself.
-            self._refill.add_done_callback(lambda task: task.cancelled() or task.exception())
-        return self._refill
-
-    async def _take_block(self) -> None:
-        """Take a block from Redis, waiting as long as Redis says when it has none to give."""
-        try:
-            while True:
-                granted, wait_us = await self._take(
-                    keys=[self._key], args=[self.rate_per_s, self.capacity, self.block]
-                )
-                if granted:
-                    now = time.monotonic()
-                    self._tokens = (self._tokens if now < self._usable_until else 0) + int(granted)
-                    self._usable_until = now + TOKEN_SHELF_S
-                    return
-                await asyncio.sleep(int(wait_us) / 1e6)
-        finally:
-            self._refill = None
-
-    async def aclose(self) -> None:
-        if self._refill is not None:
-            self._refill.cancel()
-            await asyncio.gather(self._refill, return_exceptions=True)
-        await self._redis.aclose()
+    def close(self) -> None:
+        self._redis.close()

@@ -1,6 +1,5 @@
 """The send-rate cap: worker processes sharing one Redis bucket together stay under it."""
 
-import asyncio
 import multiprocessing
 import os
 import time
@@ -9,6 +8,7 @@ import uuid
 import pytest
 
 from notifier.ratelimit import BURST_BLOCKS, SharedRateLimit, block_size
+from tests.conftest import Service
 
 RATE = 1_000.0
 PER_PROCESS = 1_000
@@ -18,20 +18,18 @@ WINDOW_S = 0.5
 def _take(redis_url: str, key: str, n: int, start_at: float) -> list[float]:
     """In a fresh process: take `n` tokens as fast as the cap allows; when each was granted."""
 
-    async def run() -> list[float]:
-        limit = SharedRateLimit(redis_url, key=key, rate_per_s=RATE)
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        stamps = []
-        for _ in range(n):
-            await limit.acquire()
-            stamps.append(time.time())
-        await limit.aclose()
-        return stamps
-
-    return asyncio.run(run())
+    limit = SharedRateLimit(redis_url, key=key, rate_per_s=RATE)
+    time.sleep(max(0.0, start_at - time.time()))
+    stamps = []
+    for _ in range(n):
+        while wait_s := limit.take():
+            time.sleep(wait_s)
+        stamps.append(time.time())
+    limit.close()
+    return stamps
 
 
-def test_two_processes_together_stay_under_the_cap() -> None:
+def test_two_processes_together_stay_under_the_cap(broker: Service) -> None:
     redis_url = os.environ["HEXCAST_BROKER_URL"]
     key = f"test:send-rate:{uuid.uuid4()}"
     start_at = time.time() + 2.0  # both processes start taking at once, after their imports

@@ -19,7 +19,7 @@ from notifier.fcm import (
     encode_message,
     error_code_of,
     outcome_of_response,
-    outcome_of_transport_error,
+    outcome_of_transport_failure,
     request_bodies,
     to_message,
 )
@@ -265,10 +265,11 @@ def test_an_unreadable_error_body_is_kept_bounded_in_the_detail() -> None:
 
 
 def test_no_answer_at_all_is_unavailable_and_retryable() -> None:
-    outcome = outcome_of_transport_error(ConnectionResetError("reset by peer"))
+    outcome = outcome_of_transport_failure("curl error 56: Connection reset by peer" + "." * 600)
     assert (outcome.error_code, outcome.retryable, outcome.token_invalid) == (
         "UNAVAILABLE",
         True,
         False,
     )
-    assert outcome.detail == "ConnectionResetError: reset by peer"
+    assert outcome.detail.startswith("curl error 56: Connection reset by peer")
+    assert len(outcome.detail) == 500
