@@ -4,7 +4,7 @@ The stock firebase-admin SDK sends to it unchanged (see notifier.firebase.make_f
 dev, tests and benchmarks exercise the real client code path without reaching Google.
 """
 
-from fcm_sandbox.app import create_app
+from fcm_sandbox.app import create_sandbox
 from fcm_sandbox.credentials import write_service_account
 
-__all__ = ["create_app", "write_service_account"]
+__all__ = ["create_sandbox", "write_service_account"]

@@ -5,10 +5,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import uvicorn
-
-from fcm_sandbox.app import DEFAULT_MAX_MESSAGES, create_app
+from fcm_sandbox.app import DEFAULT_MAX_MESSAGES, create_sandbox
 from fcm_sandbox.credentials import ensure_service_account
+from fcm_sandbox.server import serve
 
 log = logging.getLogger("fcm_sandbox")
 
@@ -49,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ensure_service_account(
             args.credentials_out, project_id=args.project, token_uri=f"{base}/token"
         )
-    app = create_app(
+    sandbox = create_sandbox(
         project_id=args.project,
         credentials_file=args.credentials_out,
         max_messages=args.max_messages,
@@ -64,16 +63,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         base,
         args.credentials_out or "(none: assertions decoded unverified)",
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=args.access_log,
-        log_level="info" if args.access_log else "warning",
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=False,
-    )
+    serve(sandbox, host=args.host, port=args.port, access_log=args.access_log)
 
 
 if __name__ == "__main__":

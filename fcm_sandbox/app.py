@@ -1,14 +1,15 @@
-"""The sandbox HTTP app: FCM v1 send, Google's token exchange, and `/sandbox/` inspection.
+"""The sandbox's endpoints: FCM v1 send, Google's token exchange, and `/sandbox/` inspection.
 
-The send path is plain ASGI and the rest plain Starlette routes, so that the sandbox takes far
-more sends a second than hexcast's workers make on the same machine; besides reading the body,
-the send path only awaits injected latency.
+`messages:send` is answered by `Sandbox.send`, a plain function the HTTP server
+(`fcm_sandbox.server`) calls and whose answer it writes after the injected latency, so that
+the sandbox costs far less CPU a send than hexcast's workers (it shares their cores in tests
+and benchmarks). The rest are Starlette routes, served through ASGI.
 """
 
-import asyncio
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -17,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from fcm_sandbox.credentials import ServiceAccountKey, load_service_account_key
 from fcm_sandbox.errors import FCM_ERRORS, fcm_error_body, oauth_error_body, unauthenticated_body
@@ -52,46 +53,33 @@ def _fcm_error(
     )
 
 
-class _SendRoute:
-    """ASGI in front of the Starlette app that answers `POST /v1/projects/{project}/messages:send`
-    itself: without Starlette's routing, request and response objects, the sandbox takes
-    several thousand sends a second more, so that it is not what a benchmark measures."""
+SEND_HEADERS: Final = [(b"content-type", b"application/json; charset=UTF-8")]
 
-    def __init__(self, app: ASGIApp, handlers: "_Handlers") -> None:
-        self.app = app
-        self.handlers = handlers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not path.startswith(_SEND_PREFIX)
-            or not path.endswith(_SEND_SUFFIX)
-            or "/" in path[len(_SEND_PREFIX) : -len(_SEND_SUFFIX)]
-        ):
-            await self.app(scope, receive, send)
-            return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        authorization = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), ""
-        )
-        project = path[len(_SEND_PREFIX) : -len(_SEND_SUFFIX)]
-        answer = await self.handlers.send(project, authorization, b"".join(chunks))
-        content = _COMPACT_JSON.encode(answer.body).encode()
-        headers = [
-            (b"content-type", b"application/json; charset=UTF-8"),
-            (b"content-length", str(len(content)).encode()),
-        ]
-        if answer.retry_after_s is not None:
-            headers.append((b"retry-after", str(answer.retry_after_s).encode()))
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+def send_target(path: str) -> str | None:
+    """The project of a `POST /v1/projects/{project}/messages:send` path, else None."""
+    if not path.startswith(_SEND_PREFIX) or not path.endswith(_SEND_SUFFIX):
+        return None
+    project = path[len(_SEND_PREFIX) : -len(_SEND_SUFFIX)]
+    return None if "/" in project else project
+
+
+@dataclass(frozen=True, slots=True)
+class SendAnswer:
+    """What to write back to one send, and after how many seconds of injected latency."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """A sandbox's send handler and the ASGI app of its other routes."""
+
+    send: Callable[[str, str, bytes], SendAnswer]
+    routes: ASGIApp
 
 
 class _Handlers:
@@ -123,34 +111,42 @@ class _Handlers:
         scheme, _, token = authorization.partition(" ")
         return scheme.lower() == "bearer" and self.state.token_valid(token.strip())
 
-    async def send(self, project: str, authorization: str, body: bytes) -> _Answer:
+    def send(self, project: str, authorization: str, body: bytes) -> SendAnswer:
         """One `messages:send`: checked, delayed and failed as the faults say, recorded."""
+        answer, delay_s = self._answer_send(project, authorization, body)
+        headers = SEND_HEADERS
+        if answer.retry_after_s is not None:
+            headers = [*headers, (b"retry-after", str(answer.retry_after_s).encode())]
+        return SendAnswer(
+            answer.status, headers, _COMPACT_JSON.encode(answer.body).encode(), delay_s
+        )
+
+    def _answer_send(self, project: str, authorization: str, body: bytes) -> tuple[_Answer, float]:
         state = self.state
         state.count_received()
         if not self._authorized(authorization):
             state.reject("UNAUTHENTICATED")
-            return _Answer(401, unauthenticated_body())
+            return _Answer(401, unauthenticated_body()), 0.0
         if project != state.project_id:
             state.reject("SENDER_ID_MISMATCH")
             return _fcm_error(
                 "SENDER_ID_MISMATCH",
                 f"Project {project} does not match the sandbox's project {state.project_id}.",
-            )
+            ), 0.0
         try:
             send = parse_send_request(json.loads(body))
         except InvalidMessage as exc:
             state.reject("INVALID_ARGUMENT")
-            return _fcm_error("INVALID_ARGUMENT", exc.description, field=exc.field)
+            return _fcm_error("INVALID_ARGUMENT", exc.description, field=exc.field), 0.0
         except ValueError as exc:
             state.reject("INVALID_ARGUMENT")
-            return _fcm_error("INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}")
+            return _fcm_error("INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}"), 0.0
         fault = state.decide_fault(send.device)
-        if fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
         if fault.error_code is not None:
             state.reject(fault.error_code)
-            return _fcm_error(fault.error_code, retry_after_s=fault.retry_after_s)
-        return _Answer(200, {"name": state.accept(send.message, send.device, send.validate_only)})
+            return _fcm_error(fault.error_code, retry_after_s=fault.retry_after_s), fault.delay_s
+        name = state.accept(send.message, send.device, send.validate_only)
+        return _Answer(200, {"name": name}), fault.delay_s
 
     async def list_messages(self, request: Request) -> Response:
         return JSONResponse(self.state.messages(request.query_params.get("token")))
@@ -180,12 +176,12 @@ class _Handlers:
         return JSONResponse({"status": "ok", "project": self.state.project_id})
 
 
-def create_app(
+def create_sandbox(
     *,
     project_id: str,
     credentials_file: str | os.PathLike[str] | None = None,
     max_messages: int = DEFAULT_MAX_MESSAGES,
-) -> ASGIApp:
+) -> Sandbox:
     """Build the sandbox for `project_id`.
 
     Assertions signed by the key in `credentials_file` (if given) are signature-checked; others
@@ -206,4 +202,4 @@ def create_app(
         Route("/sandbox/faults", handlers.reset_faults, methods=["DELETE"]),
         Route("/healthz", handlers.healthz, methods=["GET"]),
     ]
-    return _SendRoute(Starlette(routes=routes), handlers)
+    return Sandbox(send=handlers.send, routes=Starlette(routes=routes))
