@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 @lru_cache
 def get_channel() -> PushChannel:
-    """One channel per worker process, created on first use (after the fork): its event loop
-    thread and connections belong to the process. Every process shares one send-rate cap per
+    """One channel per worker process, created on first use (after the fork): its libcurl
+    handles and connections belong to the process. Every process shares one send-rate cap per
     Firebase project, kept in the broker's Redis."""
     settings = get_settings()
     return fcm_channel(
@@ -59,8 +59,8 @@ def get_channel() -> PushChannel:
 
 @worker_process_init.connect
 def _ready_for_the_first_alert(**_: object) -> None:
-    """Each worker process opens what an alert needs as it starts: its FCM channel (event
-    loop, access token) and a database connection with SQLAlchemy's mappers configured. The
+    """Each worker process opens what an alert needs as it starts: its FCM channel (curl
+    handles, access token) and a database connection with SQLAlchemy's mappers configured. The
     first alert after a start then does not wait for them (0.5-1 s on a busy 2-core machine).
     If this fails (credentials missing, say), the first task tries again and fails visibly."""
     try:
