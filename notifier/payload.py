@@ -1,7 +1,8 @@
 """Pure building of the pop-up text and push payload for a notice."""
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from notifier.channel import Push
@@ -152,3 +153,24 @@ def build_push(
         ttl_seconds=max(0, int((text.expires_at - now).total_seconds())),
         image_url=None if kind == PushKind.FOUND else text.photo_url,
     )
+
+
+def build_pushes(
+    text: NoticeText,
+    recipients: Sequence[tuple[str, str]],
+    *,
+    now: datetime,
+    kind: PushKind = PushKind.ALERT,
+) -> list[Push]:
+    """`build_push` for each (token, locale) of a batch, rendering each language once."""
+    by_language: dict[str, Push] = {}
+    pushes = []
+    for token, locale in recipients:
+        language = language_of(locale)
+        push = by_language.get(language)
+        if push is None:
+            push = by_language[language] = build_push(
+                text, token=token, locale=locale, now=now, kind=kind
+            )
+        pushes.append(push if push.token == token else replace(push, token=token))
+    return pushes

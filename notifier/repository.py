@@ -278,12 +278,24 @@ def abandon(session: Session, ids: Sequence[int], *, lease_until: datetime) -> i
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def defer(session: Session, ids: Sequence[int], *, lease_until: datetime, until: datetime) -> int:
-    """Release held deliveries, not to be sent before `until` (FCM asked to slow down)."""
+def defer(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    lease_until: datetime,
+    until: datetime,
+    untried: bool = False,
+) -> int:
+    """Release held deliveries, not to be sent before `until` (FCM asked to slow down).
+    `untried`: they were taken for an attempt that was not made, which is not counted."""
     result = session.execute(
         update(Delivery)
         .where(_held(ids, lease_until))
-        .values(lease_until=None, next_attempt_at=until)
+        .values(
+            lease_until=None,
+            next_attempt_at=until,
+            attempts=Delivery.attempts - int(untried),
+        )
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -217,3 +217,45 @@ def test_a_429_with_retry_after_is_retried_no_sooner_and_everything_is_delivered
     assert set(accepted) == set(tokens)
     waits = {t: datetime.fromisoformat(accepted[t]) - first_answers[t] for t in tokens}
     assert min(w.total_seconds() for w in waits.values()) >= 2.0, waits
+
+
+def test_a_429_defers_the_rest_of_the_chunk_without_counting_attempts_not_made(
+    api: httpx.Client,
+    own_workers: StartWorker,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    """One chunk of 40 devices, sent in batches of 10: FCM refuses the first batch with 429
+    and Retry-After: 3. The other 30 (the next batch was already taken while the first was
+    on the wire) wait for the reconciler: none is sent before then, and each is sent once,
+    on its first counted attempt."""
+    tokens = place_devices(40, *CENTRE, within_m=1_000)
+    sandbox.set_faults(error_rate=1.0, error_code="QUOTA_EXCEEDED", retry_after_s=3)
+    own_workers(
+        "worker",
+        HEXCAST_LEASE_SECONDS="30",
+        HEXCAST_SEND_BATCH_SIZE="10",
+        HEXCAST_CHUNK_RECIPIENTS="1000",
+    )
+    notice_id = _approve(api, agency_headers, operator_headers)
+
+    def attempts() -> Counter[int]:
+        with get_sessionmaker()() as session:
+            return Counter(
+                session.scalars(
+                    select(Delivery.attempts).where(Delivery.notice_id == uuid.UUID(notice_id))
+                )
+            )
+
+    wait_until(
+        lambda: sandbox.stats()["rejected"].get("QUOTA_EXCEEDED") == 10,
+        timeout=30,
+        what="the first batch to be refused",
+    )
+    sandbox.set_faults()
+    stats = wait_for_dispatch(api, operator_headers, notice_id, timeout=60)
+
+    _assert_each_device_sent_once(notice_id, stats, tokens)
+    assert sandbox.stats()["rejected"] == {"QUOTA_EXCEEDED": 10}, "the rest waited"
+    assert attempts() == Counter({2: 10, 1: 30})

@@ -12,6 +12,7 @@ from notifier.payload import (
     NoticeText,
     PushKind,
     build_push,
+    build_pushes,
     language_of,
     render,
 )
@@ -200,3 +201,13 @@ def test_an_update_says_so_and_replaces_the_alert() -> None:
     assert "blue coat" in update.body
     assert update.collapse_key == alert.collapse_key
     assert update.data["type"] == "missing_person_update"
+
+
+@pytest.mark.parametrize("kind", list(PushKind))
+def test_a_batch_gets_each_devices_own_push(kind: PushKind) -> None:
+    recipients = [("a", "en-GB"), ("b", "zh-CN"), ("c", "en-US"), ("d", "fr-FR"), ("e", "zh_TW")]
+    pushes = build_pushes(TEXT, recipients, now=NOW, kind=kind)
+    assert pushes == [
+        build_push(TEXT, token=token, locale=locale, now=NOW, kind=kind)
+        for token, locale in recipients
+    ]
