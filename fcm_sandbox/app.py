@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,7 +32,6 @@ TOKEN_LIFETIME_S: Final = 3600
 DEFAULT_MAX_MESSAGES: Final = 50_000
 _SEND_PREFIX: Final = "/v1/projects/"
 _SEND_SUFFIX: Final = "/messages:send"
-_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +117,7 @@ class _Handlers:
         headers = SEND_HEADERS
         if answer.retry_after_s is not None:
             headers = [*headers, (b"retry-after", str(answer.retry_after_s).encode())]
-        return SendAnswer(
-            answer.status, headers, _COMPACT_JSON.encode(answer.body).encode(), delay_s
-        )
+        return SendAnswer(answer.status, headers, orjson.dumps(answer.body), delay_s)
 
     def _answer_send(self, project: str, authorization: str, body: bytes) -> tuple[_Answer, float]:
         state = self.state
@@ -134,7 +132,7 @@ class _Handlers:
                 f"Project {project} does not match the sandbox's project {state.project_id}.",
             ), 0.0
         try:
-            send = parse_send_request(json.loads(body))
+            send = parse_send_request(orjson.loads(body))
         except InvalidMessage as exc:
             state.reject("INVALID_ARGUMENT")
             return _fcm_error("INVALID_ARGUMENT", exc.description, field=exc.field), 0.0

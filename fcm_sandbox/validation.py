@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 MAX_PAYLOAD_BYTES: Final = 4096
 """FCM's message size limit, applied here to the compact UTF-8 JSON of `message`."""
 
@@ -21,7 +23,6 @@ RESERVED_DATA_PREFIXES: Final = ("google", "gcm")
 
 ANDROID_PRIORITIES: Final = frozenset({"NORMAL", "HIGH"})
 
-_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _TOPIC_RE: Final = re.compile(r"[a-zA-Z0-9\-_.~%]+")
 _DURATION_RE: Final = re.compile(r"(-?)(\d+)(?:\.(\d{1,9}))?s")
 
@@ -48,14 +49,22 @@ class SendRequest:
     validate_only: bool
 
 
-def _aliases(*names: str) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """A proto message's field names: both JSON spellings of each, mapped to snake_case."""
+
+    aliases: dict[str, str]
+    snake: frozenset[str]
+
+
+def _aliases(*names: str) -> _Names:
     """Map both proto JSON spellings (snake_case and lowerCamelCase) of each field to snake."""
     out: dict[str, str] = {}
     for name in names:
         head, *rest = name.split("_")
         out[name] = name
         out[head + "".join(part.title() for part in rest)] = name
-    return out
+    return _Names(aliases=out, snake=frozenset(names))
 
 
 _REQUEST_FIELDS: Final = _aliases("message", "validate_only")
@@ -89,13 +98,15 @@ _TARGETS: Final = ("token", "fid", "topic", "condition")
 _DEVICE_TARGETS: Final = frozenset({"token", "fid"})
 
 
-def _fields(obj: object, aliases: Mapping[str, str], where: str) -> dict[str, Any]:
+def _fields(obj: object, names: _Names, where: str) -> dict[str, Any]:
     """Return the JSON object `obj` keyed by snake_case names, nulls dropped, unknowns refused."""
     if not isinstance(obj, dict):
         raise InvalidMessage(where, f"Invalid value at '{where}', expected an object.")
+    if obj.keys() <= names.snake and None not in obj.values():
+        return obj  # already so: what firebase-admin sends
     out: dict[str, Any] = {}
     for key, value in obj.items():
-        name = aliases.get(key)
+        name = names.aliases.get(key)
         if name is None:
             raise InvalidMessage(
                 where,
@@ -111,6 +122,8 @@ def _fields(obj: object, aliases: Mapping[str, str], where: str) -> dict[str, An
 
 def _require(value: object, kind: type, where: str, kind_name: str) -> None:
     """Refuse a JSON value of the wrong type the way FCM's proto parser words it."""
+    if type(value) is kind:
+        return
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise InvalidMessage(
             where, f"Invalid value at '{where}' ({kind_name}), {json.dumps(value)}"
@@ -133,6 +146,12 @@ def _check_data(data: object, where: str) -> None:
     """A data payload must map strings to strings and avoid FCM's reserved keys."""
     if not isinstance(data, dict):
         raise InvalidMessage(where, f"Invalid value at '{where}', expected a map.")
+    if (
+        all(type(value) is str for value in data.values())
+        and not data.keys() & RESERVED_DATA_KEYS
+        and not any(key.startswith(RESERVED_DATA_PREFIXES) for key in data)
+    ):
+        return
     for index, (key, value) in enumerate(data.items()):
         _require(value, str, f"{where}[{index}].value", "TYPE_STRING")
         if key in RESERVED_DATA_KEYS or key.startswith(RESERVED_DATA_PREFIXES):
@@ -202,9 +221,9 @@ def payload_size(message: Mapping[str, Any]) -> int:
     Lone surrogates (legal in JSON escapes, not in proto strings) are refused here.
     """
     try:
-        return len(_COMPACT_JSON.encode(message).encode())
-    except UnicodeEncodeError as exc:
-        raise InvalidMessage("message", f"Invalid JSON payload received. {exc.reason}") from exc
+        return len(orjson.dumps(message))
+    except orjson.JSONEncodeError as exc:
+        raise InvalidMessage("message", f"Invalid JSON payload received. {exc}") from exc
 
 
 def parse_send_request(body: object) -> SendRequest:
