@@ -7,8 +7,6 @@ from datetime import datetime
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     ColumnElement,
     Float,
     Select,
@@ -19,10 +17,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from geo.regions import Area, CellRange, Circle, Region, cover_region
+from kit.db import bigint_array, bool_array
 from kit.models import Device
 
 
@@ -105,9 +103,9 @@ def _cover(ranges: Sequence[CellRange]):  # type: ignore[no-untyped-def]
     """The ranges as a table (lo, hi, inside), one row each."""
     return (
         func.unnest(
-            literal([r.lo for r in ranges], ARRAY(BigInteger)),
-            literal([r.hi for r in ranges], ARRAY(BigInteger)),
-            literal([r.inside for r in ranges], ARRAY(Boolean)),
+            bigint_array(r.lo for r in ranges),
+            bigint_array(r.hi for r in ranges),
+            bool_array(r.inside for r in ranges),
         )
         .table_valued("lo", "hi", "inside", name="cover")
         .render_derived()

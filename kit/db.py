@@ -2,11 +2,13 @@
 `session_scope`. Work that must follow a commit (queueing Celery tasks) is registered with
 `after_commit` and dropped on rollback, so a rolled-back notice never broadcasts."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import BigInteger, Boolean, ColumnElement, Engine, Text, cast, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from kit.config import get_settings
@@ -52,3 +54,15 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def bigint_array(values: Iterable[int]) -> ColumnElement[Any]:
+    """`values` as one bigint[] parameter, sent in PostgreSQL's text form: psycopg's array
+    dumper costs several µs an element in Python, which made up much of a worker's database
+    time on batches of 500 ids; joining integers costs a fraction of that."""
+    return cast(cast("{" + ",".join(map(str, values)) + "}", Text), ARRAY(BigInteger))
+
+
+def bool_array(values: Iterable[bool]) -> ColumnElement[Any]:
+    """`values` as one boolean[] parameter (see `bigint_array`)."""
+    return cast(cast("{" + ",".join("t" if v else "f" for v in values) + "}", Text), ARRAY(Boolean))
