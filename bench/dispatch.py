@@ -2,7 +2,8 @@
 
 It loads N devices (COPY, not the API) into its own database (hexcast_bench_dispatch), all
 inside one circle; starts the FCM sandbox with a fixed `--latency-ms` (plus `--jitter-ms`)
-and real Celery worker processes (concurrency = cores) on their own Redis database; creates
+and real Celery worker processes (as many as a deployment runs: kit.celery's
+worker_concurrency, two a core) on their own Redis database; creates
 an agency, submits and approves a notice through the HTTP API (in-process ASGI), and times,
 from the approval request to the sandbox's own receive stamps, the first and the last push,
 and pushes per second end to end. Then, in the same run and against the same sandbox, it
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     dsn = f"{LIBPQ_URL}/{database}"
     started = datetime.now(UTC)
     load_s = _load_devices(dsn, args.devices, seed=args.seed, now=started)
-    workers = args.workers or os.cpu_count() or 1
+    workers = args.workers or _default_workers()
     with (
         run_sandbox(sandbox_port, credentials) as (sandbox, sandbox_pid),
         _celery_workers(workers) as worker_pid,
@@ -140,6 +141,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(summary))
 
 
+def _default_workers() -> int:
+    from kit.celery import celery_app
+
+    return int(celery_app.conf.worker_concurrency)
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.dispatch", description=__doc__)
     parser.add_argument("--devices", type=int, required=True, help="devices inside the notice")
@@ -152,7 +159,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=5_000,
         help="messages sent with the stock send_each loop",
     )
-    parser.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: two a core)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON, last")
     parser.add_argument(

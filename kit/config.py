@@ -48,7 +48,10 @@ class Settings(BaseSettings):
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Pushes sent, then recorded.")
     chunk_recipients: int = Field(
-        1000, ge=1, description="Expected recipients per chunk task a broadcast is cut into."
+        4000,
+        ge=1,
+        description="Expected recipients per chunk task a broadcast is cut into (the first "
+        "chunk holds one batch).",
     )
 
     lease_seconds: float = Field(

@@ -88,10 +88,12 @@ def recipient_cuts(
     ranges: Sequence[CellRange],
     *,
     fresh_since: datetime,
+    first: int,
     every: int,
 ) -> list[int]:
-    """The cell of every `every`-th recipient in cell order: where to cut the cover so that
-    each chunk has about `every` recipients. One pass over the covering index."""
+    """The cell of the `first`-th recipient in cell order, then of every `every`-th after it:
+    where to cut the cover so that the first chunk has about `first` recipients and each
+    other about `every`. One pass over the covering index."""
     cells = (
         select_recipients(region, ranges, fresh_since=fresh_since)
         .with_only_columns(Device.h3_cell.label("cell"))
@@ -102,11 +104,13 @@ def recipient_cuts(
         func.row_number().over(order_by=cells.c.cell).label("n"),
         func.count().over().label("total"),
     ).subquery()
+    n = numbered.c.n
     return list(
         session.scalars(
             # Not at the last recipient: nothing would be left for the chunk after it.
             select(numbered.c.cell).where(
-                numbered.c.n % every == 0, numbered.c.n < numbered.c.total
+                or_(n == first, and_(n > first, (n - first) % every == 0)),
+                n < numbered.c.total,
             )
         )
     )

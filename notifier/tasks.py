@@ -129,6 +129,8 @@ def broadcast(notice_id: str, round_number: int = 1) -> int:
             notice.target_region(),
             ranges,
             fresh_since=_fresh_since(notice, now),
+            # The first chunk is one batch: its claim is quick, so the first push leaves soon.
+            first=settings.send_batch_size,
             every=settings.chunk_recipients,
         )
         chunk_ids = repository.create_round(

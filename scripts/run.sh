@@ -56,7 +56,7 @@ start fcm-sandbox .venv/bin/python -m fcm_sandbox --port "$sandbox_port" \
   --project "$HEXCAST_FCM_PROJECT_ID" --credentials-out "$HEXCAST_FCM_CREDENTIALS_FILE"
 wait_http "$HEXCAST_FCM_ENDPOINT/healthz" "the FCM sandbox"
 start api .venv/bin/uvicorn alerts.api:app --host 127.0.0.1 --port "$api_port"
-start worker .venv/bin/celery -A kit.celery:celery_app worker --loglevel INFO --concurrency 2
+start worker .venv/bin/celery -A kit.celery:celery_app worker --loglevel INFO
 start beat .venv/bin/celery -A kit.celery:celery_app beat --loglevel INFO \
   --schedule "$root/.stack/celerybeat-schedule"
 wait_http "$HEXCAST_API_URL/healthz" "the API"
