@@ -44,9 +44,11 @@ _SETTLE = text(
         id bigint, status text, error_code text, message_name text,
         sent_at timestamptz, next_attempt_at timestamptz
     )
-    WHERE d.id = o.id AND d.status = 'pending'
+    WHERE d.id = o.id AND d.status NOT IN ('sent', 'failed')
     """
 )
+# "Not settled" is spelled out rather than `status = 'pending'`, which would let the planner
+# pick the partial index of pending deliveries (see `_held`) over primary key lookups.
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +185,11 @@ def claim_recipients(
 
 
 def _held(ids: Sequence[int], lease_until: datetime):  # type: ignore[no-untyped-def]
-    return and_(
-        Delivery.id == any_(bigint_array(ids)),
-        Delivery.status == DeliveryStatus.PENDING,
-        Delivery.lease_until == lease_until,
-    )
+    """Those of `ids` held under `lease_until`. Every write that settles a delivery clears its
+    lease, so a held one is pending; saying so (`status = 'pending'`) would let the planner
+    scan the partial index of every pending delivery, a broadcast's whole backlog, instead
+    of looking the ids up by primary key: it did, with stale statistics mid-broadcast."""
+    return and_(Delivery.id == any_(bigint_array(ids)), Delivery.lease_until == lease_until)
 
 
 def take_deliveries(
