@@ -226,10 +226,10 @@ def test_a_429_defers_the_rest_of_the_chunk_without_counting_attempts_not_made(
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
 ) -> None:
-    """One chunk of 40 devices, sent in batches of 10: FCM refuses the first batch with 429
-    and Retry-After: 3. The other 30 (the next batch was already taken while the first was
-    on the wire) wait for the reconciler: none is sent before then, and each is sent once,
-    on its first counted attempt."""
+    """40 devices in batches of 10: a first chunk of one batch, then one of 30. FCM refuses
+    the first batch of each with 429 and Retry-After: 3. The second chunk's other 20 (its
+    next batch was already taken while the first was on the wire) wait for the reconciler:
+    none is sent before then, and each is sent once, on its first counted attempt."""
     tokens = place_devices(40, *CENTRE, within_m=1_000)
     sandbox.set_faults(error_rate=1.0, error_code="QUOTA_EXCEEDED", retry_after_s=3)
     own_workers(
@@ -249,13 +249,13 @@ def test_a_429_defers_the_rest_of_the_chunk_without_counting_attempts_not_made(
             )
 
     wait_until(
-        lambda: sandbox.stats()["rejected"].get("QUOTA_EXCEEDED") == 10,
+        lambda: sandbox.stats()["rejected"].get("QUOTA_EXCEEDED") == 20,
         timeout=30,
-        what="the first batch to be refused",
+        what="the first batch of each chunk to be refused",
     )
     sandbox.set_faults()
     stats = wait_for_dispatch(api, operator_headers, notice_id, timeout=60)
 
     _assert_each_device_sent_once(notice_id, stats, tokens)
-    assert sandbox.stats()["rejected"] == {"QUOTA_EXCEEDED": 10}, "the rest waited"
-    assert attempts() == Counter({2: 10, 1: 30})
+    assert sandbox.stats()["rejected"] == {"QUOTA_EXCEEDED": 20}, "the rest waited"
+    assert attempts() == Counter({2: 20, 1: 20})
