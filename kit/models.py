@@ -341,6 +341,7 @@ class Delivery(Base):
     message_name: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime] = _now_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Attempts whose outcome was recorded: a send cut short by a dying worker is not counted.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

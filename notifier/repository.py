@@ -39,7 +39,7 @@ _SETTLE = text(
     UPDATE deliveries AS d
     SET status = o.status, error_code = o.error_code, message_name = o.message_name,
         sent_at = o.sent_at, next_attempt_at = o.next_attempt_at,
-        last_attempt_at = :now, lease_until = NULL
+        last_attempt_at = :now, lease_until = NULL, attempts = d.attempts + 1
     FROM json_to_recordset(CAST(:outcomes AS json)) AS o(
         id bigint, status text, error_code text, message_name text,
         sent_at timestamptz, next_attempt_at timestamptz
@@ -58,7 +58,7 @@ class Claim:
     delivery_id: int
     token: str
     locale: str
-    attempts: int  # including this one
+    attempts: int  # this one's number: attempts settled before it, plus one
 
 
 # --- broadcast rounds and chunks ---------------------------------------------------------
@@ -161,24 +161,30 @@ def claim_recipients(
     fresh_since: datetime,
     lease_until: datetime,
     test_devices_only: bool = False,
-) -> list[int]:
+) -> list[Claim]:
     """Insert a pending delivery, leased until `lease_until`, for every recipient in `ranges`
-    that has none yet for this notice; returns their ids. The unique (notice, device)
-    constraint makes a re-run, a racing worker or a later round claim nothing twice."""
+    that has none yet for this notice; returns them with their device's token and locale, in
+    id order. The unique (notice, device) constraint makes a re-run, a racing worker or a
+    later round claim nothing twice."""
     recipients = select_recipients(
         region, ranges, fresh_since=fresh_since, test_devices_only=test_devices_only
-    ).subquery()
-    return list(
-        session.scalars(
-            insert(Delivery)
-            .from_select(
-                ["notice_id", "device_id", "lease_until"],
-                select(literal(notice_id, Uuid), recipients.c.id, literal(lease_until)),
-            )
-            .on_conflict_do_nothing(index_elements=["notice_id", "device_id"])
-            .returning(Delivery.id)
+    ).cte("recipients")
+    claimed = (
+        insert(Delivery)
+        .from_select(
+            ["notice_id", "device_id", "lease_until"],
+            select(literal(notice_id, Uuid), recipients.c.id, literal(lease_until)),
         )
+        .on_conflict_do_nothing(index_elements=["notice_id", "device_id"])
+        .returning(Delivery.id, Delivery.device_id)
+        .cte("claimed")
     )
+    rows = session.execute(
+        select(claimed.c.id, recipients.c.fcm_token, recipients.c.locale)
+        .join(recipients, recipients.c.id == claimed.c.device_id)
+        .order_by(claimed.c.id)
+    )
+    return [Claim(delivery_id=r[0], token=r[1], locale=r[2], attempts=1) for r in rows]
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -195,14 +201,14 @@ def _held(ids: Sequence[int], lease_until: datetime):  # type: ignore[no-untyped
 def take_deliveries(
     session: Session, ids: Sequence[int], *, lease_until: datetime, renewed_until: datetime
 ) -> list[Claim]:
-    """Renew the lease of those of `ids` still held under `lease_until` and count an attempt;
-    returns them with their device's token and locale. Rows another worker took over, or
-    that were settled meanwhile, are left out."""
+    """Renew the lease of those of `ids` still held under `lease_until`; returns them with
+    their device's token and locale. Rows another worker took over, or that were settled
+    meanwhile, are left out."""
     rows = session.execute(
         update(Delivery)
         .where(_held(ids, lease_until), Delivery.device_id == Device.id)
-        .values(lease_until=renewed_until, attempts=Delivery.attempts + 1)
-        .returning(Delivery.id, Device.fcm_token, Device.locale, Delivery.attempts)
+        .values(lease_until=renewed_until)
+        .returning(Delivery.id, Device.fcm_token, Device.locale, Delivery.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     return [Claim(delivery_id=r[0], token=r[1], locale=r[2], attempts=r[3]) for r in rows]
@@ -282,24 +288,12 @@ def abandon(session: Session, ids: Sequence[int], *, lease_until: datetime) -> i
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def defer(
-    session: Session,
-    ids: Sequence[int],
-    *,
-    lease_until: datetime,
-    until: datetime,
-    untried: bool = False,
-) -> int:
-    """Release held deliveries, not to be sent before `until` (FCM asked to slow down).
-    `untried`: they were taken for an attempt that was not made, which is not counted."""
+def defer(session: Session, ids: Sequence[int], *, lease_until: datetime, until: datetime) -> int:
+    """Release held deliveries, not to be sent before `until` (FCM asked to slow down)."""
     result = session.execute(
         update(Delivery)
         .where(_held(ids, lease_until))
-        .values(
-            lease_until=None,
-            next_attempt_at=until,
-            attempts=Delivery.attempts - int(untried),
-        )
+        .values(lease_until=None, next_attempt_at=until)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
