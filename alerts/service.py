@@ -492,6 +492,10 @@ def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
     notice = session.get(Notice, notice_id)
     if notice is None:
         raise NotFound("notice not found")
+    # Chunks before deliveries: a chunk's claim commits its deliveries with it, so a chunk
+    # read as claimed has its deliveries in the read after it. The other way round, a claim
+    # committing between the two reads made a broadcast look complete with no one targeted.
+    chunks, chunks_pending = repository.chunk_counts(session, notice_id)
     by_status = dict.fromkeys(DeliveryStatus, 0)
     failed: dict[str, int] = {}
     retrying = 0
@@ -503,7 +507,6 @@ def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
         if group.status == DeliveryStatus.PENDING and group.error_code:
             retrying += group.count
         sent_times += [t for t in (group.first_sent_at, group.last_sent_at) if t is not None]
-    chunks, chunks_pending = repository.chunk_counts(session, notice_id)
 
     def after_approval(at: datetime | None) -> float | None:
         if at is None or notice.decided_at is None:
