@@ -1,20 +1,23 @@
 """Dispatch through the public API, on PostGIS, Redis, a Celery worker with beat and the FCM
 sandbox: chunks, FCM errors as FCM documents them, delivery stats and the metrics endpoint."""
 
+import json
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from geo.regions import CellRange
 from kit.celery import celery_app
 from kit.db import get_sessionmaker, session_scope
 from kit.models import Delivery, Device, DispatchChunk, Notice
+from notifier import repository
 from notifier.dispatch import decode_ranges
 from tests.conftest import Sandbox, wait_until
 from tests.helpers import (
@@ -253,3 +256,33 @@ def test_retries_stop_when_the_notice_would_have_expired(
 
     assert stats["failed_by_reason"] == {"QUOTA_EXCEEDED": 2}
     assert _attempts(notice_id) == {"tok-a": 1, "tok-b": 1}
+
+
+def test_settling_looks_each_delivery_up_by_key_while_the_table_has_no_statistics(
+    clean_db: None,
+) -> None:
+    """A young deliveries table has no statistics: the planner then hashed the whole table
+    for every batch settled, and the first broadcast after a start crawled. The settle must
+    look each delivery up by its primary key whatever the statistics say."""
+    outcomes = json.dumps(
+        [{"id": i, "status": "sent", "sent_at": "2026-01-01T00:00:00Z"} for i in range(500)]
+    )
+    with session_scope() as session:
+        session.execute(repository._LOOKUPS_BY_KEY)
+        plan = session.execute(
+            text(f"EXPLAIN (FORMAT JSON) {repository._SETTLE.text}"),
+            {"outcomes": outcomes, "now": datetime.now(UTC)},
+        ).scalar_one()
+
+    scans = _scans(plan[0]["Plan"])
+    assert ("Index Scan", "deliveries", "pk_deliveries") in scans, scans
+    assert not any(node == "Seq Scan" for node, _, _ in scans), scans
+
+
+def _scans(node: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    here = (
+        [(node["Node Type"], node.get("Relation Name"), node.get("Index Name"))]
+        if "Scan" in node["Node Type"]
+        else []
+    )
+    return here + [scan for child in node.get("Plans", []) for scan in _scans(child)]
