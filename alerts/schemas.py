@@ -46,7 +46,8 @@ MAX_RADIUS_KM = 500.0
 Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS 84 degrees")]
 Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS 84 degrees")]
 RadiusKm = Annotated[float, Field(ge=MIN_RADIUS_KM, le=MAX_RADIUS_KM, description="Kilometres")]
-WindowHours = Annotated[float, Field(gt=0, le=720, description="Hours")]
+MAX_WINDOW_HOURS = 720
+WindowHours = Annotated[float, Field(gt=0, le=MAX_WINDOW_HOURS, description="Hours")]
 LanguageTag = Annotated[
     str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["en-GB"])
 ]
@@ -429,6 +430,13 @@ class ReachQuery(Request):
 class Reach(BaseModel):
     radius_km: float | None = Field(description="None for the union of the query's areas")
     devices: int
+    tallied_at: datetime | None = Field(
+        None,
+        description="Set for large areas: the devices well inside the area were counted "
+        "from the device tally taken at this time (at most a few minutes old), the window's "
+        "first hour pro rata; those near its edge were counted now, one by one. Null: every "
+        "device was counted now, exactly as a broadcast would select them.",
+    )
 
 
 class ReachPreview(BaseModel):

@@ -21,6 +21,7 @@ from alerts.lifecycle import Action, check_approver, found_rate, median_hours, n
 from alerts.ratelimit import seconds_until_allowed
 from alerts.schemas import (
     MAX_REASON_CHARS,
+    MAX_WINDOW_HOURS,
     AgencyCreate,
     Approval,
     AuditEventOut,
@@ -45,8 +46,9 @@ from alerts.schemas import (
     areas_json,
 )
 from alerts.webhooks import SIGHTING_CREATED, event_body, status_event
-from geo.regions import Circle, device_cell, region_from_json
+from geo.regions import Circle, Region, device_cell, region_from_json
 from geo.selection import count_recipients
+from geo.tallies import TallyPolicy, TallyRun, refresh_tallies
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit
@@ -537,37 +539,43 @@ def notice_audit(session: Session, *, notice_id: uuid.UUID, limit: int, offset: 
 
 def reach_preview(session: Session, *, query: ReachQuery) -> ReachPreview:
     """Devices each radius (or the areas) would reach now, counted as a broadcast would
-    select them."""
-    window = query.location_window_hours or get_settings().location_freshness_hours
-    since = datetime.now(UTC) - timedelta(hours=window)
+    select them; large areas partly from the device tally (see geo.tallies)."""
+    settings = get_settings()
+    now = datetime.now(UTC)
+    window = query.location_window_hours or settings.location_freshness_hours
+    since = now - timedelta(hours=window)
+    tally = TallyPolicy(
+        min_devices=settings.reach_tally_min_devices,
+        taken_after=now - timedelta(seconds=settings.reach_tally_max_age_seconds),
+    )
+
+    def reach(radius_km: float | None, region: Region) -> Reach:
+        count = count_recipients(
+            session,
+            region,
+            fresh_since=since,
+            test_devices_only=query.cap_status.test_devices_only,
+            tally=tally,
+        )
+        return Reach(radius_km=radius_km, devices=count.devices, tallied_at=count.tallied_at)
+
     if query.areas is not None:
-        region = region_from_json(areas_json(query.areas))
-        reach = [
-            Reach(
-                radius_km=None,
-                devices=count_recipients(
-                    session,
-                    region,
-                    fresh_since=since,
-                    test_devices_only=query.cap_status.test_devices_only,
-                ),
-            )
-        ]
-    else:
-        assert query.lat is not None and query.lon is not None and query.radii_km is not None
-        reach = [
-            Reach(
-                radius_km=radius,
-                devices=count_recipients(
-                    session,
-                    (Circle(query.lat, query.lon, radius * 1000.0),),
-                    fresh_since=since,
-                    test_devices_only=query.cap_status.test_devices_only,
-                ),
-            )
+        return ReachPreview(
+            reach=[reach(None, region_from_json(areas_json(query.areas)))], located_since=since
+        )
+    assert query.lat is not None and query.lon is not None and query.radii_km is not None
+    return ReachPreview(
+        reach=[
+            reach(radius, (Circle(query.lat, query.lon, radius * 1000.0),))
             for radius in query.radii_km
-        ]
-    return ReachPreview(reach=reach, located_since=since)
+        ],
+        located_since=since,
+    )
+
+
+def tally_devices(session: Session, *, now: datetime) -> TallyRun | None:
+    """Count the devices into the device tally, over the longest window a notice may have."""
+    return refresh_tallies(session, now=now, window=timedelta(hours=MAX_WINDOW_HOURS))
 
 
 def _expansion_out(session: Session, notice: Notice) -> ExpansionOut:

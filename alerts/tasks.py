@@ -35,6 +35,24 @@ def expand_notices() -> int:
         return len(service.expand_notices(session, now=datetime.now(UTC)))
 
 
+@celery_app.task(name="alerts.tally_devices")
+def tally_devices() -> int | None:
+    """Refresh the device tally the reach preview of large areas reads."""
+    started = time.perf_counter()
+    with session_scope() as session:
+        run = service.tally_devices(session, now=datetime.now(UTC))
+    if run is None:
+        log.info("device tally: another refresh is running; skipped")
+        return None
+    log.info(
+        "device tally: %d devices in %d cells and hours, %.2f s",
+        run.devices,
+        run.rows,
+        time.perf_counter() - started,
+    )
+    return run.devices
+
+
 @celery_app.task(name="alerts.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
     hours = get_settings().idempotency_key_hours

@@ -3,6 +3,7 @@ only for devices in boundary cells: great-circle distance for circles, point-in-
 longitude/latitude for GeoJSON polygons."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from geoalchemy2 import Geography
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from geo.regions import Area, CellRange, Circle, Region, cover_region
+from geo.tallies import TallyPolicy, split_for_tallies, tallied_count
 from kit.db import bigint_array, bool_array
 from kit.models import Device
 
@@ -70,16 +72,57 @@ def select_recipients(
     return recipients.where(Device.test_device) if test_devices_only else recipients
 
 
+@dataclass(frozen=True, slots=True)
+class ReachCount:
+    """`tallied_at` is set when the area's inside cells were counted from the device tally
+    taken then, not device by device (see geo.tallies)."""
+
+    devices: int
+    tallied_at: datetime | None = None
+
+
 def count_recipients(
-    session: Session, region: Region, *, fresh_since: datetime, test_devices_only: bool = False
-) -> int:
+    session: Session,
+    region: Region,
+    *,
+    fresh_since: datetime,
+    test_devices_only: bool = False,
+    tally: TallyPolicy | None = None,
+) -> ReachCount:
     """How many devices a broadcast to `region` would reach now, without sending.
 
-    Devices in inside ranges need no geometry, so they are counted from the narrow
-    (h3_cell, located_at) index, whose entries are an eighth the size of the covering
-    index's; only boundary ranges go through selection and its exact check."""
+    Inside ranges need no geometry: their devices are counted from the narrow (h3_cell,
+    located_at) index, or, for a large area when `tally` allows it, from the device tally.
+    Boundary ranges always go through selection and its exact check."""
     ranges = cover_region(region)
-    inside = _cover([r for r in ranges if r.inside])
+    inside = [r for r in ranges if r.inside]
+    boundary = [r for r in ranges if not r.inside]
+    if tally is not None and not test_devices_only:
+        split = split_for_tallies(inside)
+        tallied = (
+            tallied_count(session, split.blocks, fresh_since=fresh_since) if split.blocks else None
+        )
+        if (
+            tallied is not None
+            and tallied.tallied_at > tally.taken_after
+            and tallied.devices >= tally.min_devices
+        ):
+            rest = _count(session, region, split.leftovers, boundary, fresh_since, False)
+            return ReachCount(round(tallied.devices) + rest, tallied.tallied_at)
+    return ReachCount(_count(session, region, inside, boundary, fresh_since, test_devices_only))
+
+
+def _count(
+    session: Session,
+    region: Region,
+    inside_ranges: Sequence[CellRange],
+    boundary_ranges: Sequence[CellRange],
+    fresh_since: datetime,
+    test_devices_only: bool,
+) -> int:
+    """Devices in `inside_ranges` counted from the narrow index, whose entries are an eighth
+    the size of the covering index's, plus those of `boundary_ranges` that `region` holds."""
+    inside = _cover(inside_ranges)
     in_inside = (
         select(func.count())
         .select_from(inside)
@@ -90,10 +133,7 @@ def count_recipients(
     if test_devices_only:
         in_inside = in_inside.where(Device.test_device)
     boundary = select_recipients(
-        region,
-        [r for r in ranges if not r.inside],
-        fresh_since=fresh_since,
-        test_devices_only=test_devices_only,
+        region, boundary_ranges, fresh_since=fresh_since, test_devices_only=test_devices_only
     ).subquery()
     in_boundary = select(func.count()).select_from(boundary)
     return session.scalar(select(in_inside.scalar_subquery() + in_boundary.scalar_subquery())) or 0

@@ -47,6 +47,11 @@ celery_app.conf.update(
             "task": "alerts.requeue_webhooks",
             "schedule": settings.webhook_requeue_seconds,
         },
+        "tally-devices": {
+            "task": "alerts.tally_devices",
+            "schedule": settings.tally_interval_seconds,
+            "options": {"expires": settings.tally_interval_seconds},
+        },
         "purge-idempotency-keys": {"task": "alerts.purge_idempotency_keys", "schedule": 3600.0},
         "reconcile-dispatch": {
             "task": "notifier.reconcile",

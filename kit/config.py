@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     )
 
     location_freshness_hours: float = Field(72.0, description="Default location window")
+    tally_interval_seconds: float = Field(
+        60.0, gt=0, description="How often Celery beat counts devices into the device tally."
+    )
+    reach_tally_min_devices: int = Field(
+        50_000,
+        ge=0,
+        description="A reach preview counts an area's inside cells from the device tally when "
+        "the tally holds at least this many devices there; smaller areas are counted exactly.",
+    )
+    reach_tally_max_age_seconds: float = Field(
+        600.0, gt=0, description="An older device tally is not used: previews count exactly."
+    )
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Pushes sent, then recorded.")
     chunk_recipients: int = Field(

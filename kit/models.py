@@ -9,6 +9,7 @@ from geoalchemy2 import Geography
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     Float,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -312,6 +314,32 @@ class Device(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class DeviceTally(Base):
+    """How many active located devices the cell (`resolution`, first resolution-15 id
+    `cell_lo`) held per hour of `located_at`, when the tally was last taken: see
+    geo.tallies. Rebuilt by Celery beat; nothing else writes it. Migration 0010 sets its
+    fillfactor to 70, so that updated rows stay on their page, near their neighbours."""
+
+    __tablename__ = "device_tallies"
+
+    resolution: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cell_lo: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    located_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    devices: Mapped[int] = mapped_column(Integer)
+
+
+class DeviceTallyState(Base):
+    """When the device tally was last taken: one row, or none before the first tally."""
+
+    __tablename__ = "device_tally_state"
+    __table_args__ = (CheckConstraint("singleton", name="singleton"),)
+
+    singleton: Mapped[bool] = mapped_column(
+        Boolean, primary_key=True, default=True, server_default=text("true")
+    )
+    tallied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Delivery(Base):

@@ -56,6 +56,9 @@ os.environ.update(
     # still outlasts any batch the tests send.
     HEXCAST_RECONCILE_INTERVAL_SECONDS="0.5",
     HEXCAST_LEASE_SECONDS="10",
+    # A device tally every second, so that a test sees a moved device leave a large area's
+    # preview within seconds.
+    HEXCAST_TALLY_INTERVAL_SECONDS="1",
     HEXCAST_RETRY_BASE_SECONDS="0.5",
     HEXCAST_RETRY_CAP_SECONDS="5",
 )

@@ -158,7 +158,7 @@ def test_a_notice_reaches_only_devices_located_within_its_window(
         headers=operator_headers,
         json={"lat": CENTRE[0], "lon": CENTRE[1], "radii_km": [5], "location_window_hours": 2},
     ).json()
-    assert preview["reach"] == [{"radius_km": 5, "devices": 1}]
+    assert preview["reach"] == [{"radius_km": 5, "devices": 1, "tallied_at": None}]
 
     api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers)
     _wait_for_broadcast(api, operator_headers, notice["id"], 1)

@@ -17,7 +17,12 @@ from kit.db import get_sessionmaker
 from kit.models import Base
 from tests.helpers import notice_body, register_device, report_location
 
-TABLES = [table.name for table in Base.metadata.sorted_tables]
+# The device tally is beat's, not a request's: it changes every second in the tests.
+TABLES = [
+    table.name
+    for table in Base.metadata.sorted_tables
+    if table.name not in {"device_tallies", "device_tally_state"}
+]
 JSON = {"content-type": "application/json"}
 LOCATION = {"lat": 51.5033, "lon": -0.1196, "accuracy_m": 12}
 

@@ -45,6 +45,8 @@ HEXCAST_TABLES = {
     "operators",
     "operator_sessions",
     "audit_events",
+    "device_tallies",
+    "device_tally_state",
 }
 
 

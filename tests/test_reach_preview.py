@@ -1,11 +1,15 @@
 """Operators preview how many devices each radius would reach, counted exactly as a
 broadcast selects them, before approving."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from geo.sphere import destination
+from kit.config import get_settings
+from tests.conftest import wait_until
 from tests.helpers import register_device, report_location
 
 CENTRE = (-33.8688, 151.2093)
@@ -45,3 +49,69 @@ def test_reach_is_for_operators_and_validates_radii(
             "/v1/operator/reach", headers=operator_headers, json={**body, "radii_km": radii}
         )
         assert response.status_code == 422, radii
+
+
+@pytest.fixture
+def tally_from_three_devices(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Large areas, as far as the preview is concerned, from three devices up."""
+    monkeypatch.setenv("HEXCAST_REACH_TALLY_MIN_DEVICES", "3")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("tally_from_three_devices", "worker")
+def test_a_large_areas_middle_is_counted_from_the_tally_beat_keeps_and_its_edge_now(
+    api: httpx.Client, operator_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    middle = []
+    for i, distance_m in enumerate([80, 400, 900, 1_500, 2_500]):
+        headers = register_device(api, f"tally-middle-{i}")
+        report_location(api, headers, *destination(*CENTRE, distance_m, bearing_deg=i * 70))
+        middle.append(headers)
+    for name, distance_m in [("in", 49_850), ("out", 50_150)]:
+        report_location(
+            api, register_device(api, f"tally-edge-{name}"), *destination(*CENTRE, distance_m, 10)
+        )
+    report_location(api, register_device(api, "tally-stale"), *CENTRE, age=timedelta(hours=73))
+
+    def reach() -> dict[float, dict]:
+        response = api.post(
+            "/v1/operator/reach",
+            headers=operator_headers,
+            json={"lat": CENTRE[0], "lon": CENTRE[1], "radii_km": [50, 1]},
+        )
+        assert response.status_code == 200, response.text
+        return {r["radius_km"]: r for r in response.json()["reach"]}
+
+    wait_until(
+        lambda: reach()[50]["tallied_at"] is not None,
+        timeout=30,
+        what="beat to take a device tally",
+    )
+    first = reach()
+    assert first[50]["devices"] == 6, "the five in the middle and the one just inside the edge"
+    assert first[1] == {"radius_km": 1, "devices": 3, "tallied_at": None}, (
+        "a small area holds no whole tally cell: counted device by device"
+    )
+
+    report_location(
+        api, register_device(api, "tally-edge-late"), *destination(*CENTRE, 49_900, 200)
+    )
+    assert reach()[50]["devices"] == 7, "a device near the edge counts at once, without a tally"
+
+    for headers in middle[:2]:
+        report_location(api, headers, *destination(*CENTRE, 300_000, 90))
+    wait_until(
+        lambda: reach()[50]["devices"] == 5,
+        timeout=30,
+        what="the next tally to see the two devices that left",
+    )
+    assert reach()[50]["tallied_at"] > first[50]["tallied_at"]
+
+    monkeypatch.setenv("HEXCAST_REACH_TALLY_MAX_AGE_SECONDS", "0.001")
+    get_settings.cache_clear()
+    assert reach()[50] == {"radius_km": 50, "devices": 5, "tallied_at": None}, (
+        "a tally older than the limit (beat stopped) is not used: every device counted now"
+    )
