@@ -10,14 +10,17 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from alerts import repository
+from geo.tallies import last_tallied_at
 from kit.db import session_scope
 from kit.models import NoticeStatus
 
 
 class DispatchCollector(Collector):
     def collect(self) -> Iterator[Metric]:
+        now = datetime.now(UTC)
         with session_scope() as session:
-            snapshot = repository.dispatch_snapshot(session, now=datetime.now(UTC))
+            snapshot = repository.dispatch_snapshot(session, now=now)
+            tallied_at = last_tallied_at(session)
 
         notices = GaugeMetricFamily("hexcast_notices", "Notices by status", labels=["status"])
         for status in NoticeStatus:
@@ -53,6 +56,15 @@ class DispatchCollector(Collector):
         chunks.add_metric(["queued"], snapshot.chunks_queued)
         chunks.add_metric(["overdue"], snapshot.chunks_overdue)
         yield chunks
+
+        if tallied_at is not None:
+            yield GaugeMetricFamily(
+                "hexcast_device_tally_age_seconds",
+                "Seconds since Celery beat last counted devices into the device tally, which "
+                "large reach previews read; past HEXCAST_REACH_TALLY_MAX_AGE_SECONDS they count "
+                "exactly (and slowly) instead",
+                value=(now - tallied_at).total_seconds(),
+            )
 
 
 def metrics_registry() -> CollectorRegistry:

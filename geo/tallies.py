@@ -215,6 +215,12 @@ _REFRESH = text(
     """
 )
 
+
+def last_tallied_at(session: Session) -> datetime | None:
+    """When the tally was last taken; None if never."""
+    return session.scalar(text("SELECT tallied_at FROM device_tally_state"))
+
+
 _STAMP = text(
     "INSERT INTO device_tally_state (tallied_at) VALUES (:now) "
     "ON CONFLICT (singleton) DO UPDATE SET tallied_at = excluded.tallied_at"

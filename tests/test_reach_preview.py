@@ -109,6 +109,13 @@ def test_a_large_areas_middle_is_counted_from_the_tally_beat_keeps_and_its_edge_
         what="the next tally to see the two devices that left",
     )
     assert reach()[50]["tallied_at"] > first[50]["tallied_at"]
+    metrics = api.get("/metrics").text
+    age = next(
+        float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("hexcast_device_tally_age_seconds ")
+    )
+    assert 0 <= age < 30, "the tally's age, for an alert when beat stops"
 
     monkeypatch.setenv("HEXCAST_REACH_TALLY_MAX_AGE_SECONDS", "0.001")
     get_settings.cache_clear()
