@@ -91,12 +91,13 @@ def place_devices(
     prefix: str = "crowd",
     within_m: float = 0.0,
     seed: int = 0,
+    located_at: datetime | None = None,
 ) -> list[str]:
     """Registered, located devices written straight to the database, for broadcasts too
     large to set up through the API in a test; returns their tokens. They are spread
-    uniformly in distance up to `within_m` from (lat, lon)."""
+    uniformly in distance up to `within_m` from (lat, lon), located now unless told."""
     rng = random.Random(seed)
-    now = datetime.now(UTC)
+    now = located_at or datetime.now(UTC)
     tokens = [f"{prefix}-{i}" for i in range(count)]
     rows = []
     for token in tokens:
