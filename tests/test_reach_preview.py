@@ -1,5 +1,6 @@
-"""Operators preview how many devices each radius would reach, counted exactly as a
-broadcast selects them, before approving."""
+"""Operators preview how many devices each radius would reach, counted as a broadcast
+selects them, before approving; a large area's middle is counted from the device tally
+that beat takes every minute."""
 
 from collections.abc import Iterator
 from datetime import timedelta
