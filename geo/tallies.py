@@ -14,7 +14,7 @@ its first one (`cell_lo`) through `cell_lo + 8**(15 - r) - 1`. Coarse cells fill
 of a large area in few rows; finer ones its edges.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from geo.regions import DEVICE_RESOLUTION, CellRange
+from kit.db import int_array_text
 
 TALLY_RESOLUTIONS: Final = (3, 5)
 """Coarse to fine. Resolution 3 (about 12,400 km2) fills the middle of a 500 km circle in a
@@ -151,9 +152,9 @@ def tallied_count(
     row = session.execute(
         _TALLIED,
         {
-            "resolutions": _pg_array(b.resolution for b in blocks),
-            "lo": _pg_array(b.lo for b in blocks),
-            "hi": _pg_array(b.hi for b in blocks),
+            "resolutions": int_array_text(b.resolution for b in blocks),
+            "lo": int_array_text(b.lo for b in blocks),
+            "hi": int_array_text(b.hi for b in blocks),
             "first_bucket": bucket_start(fresh_since),
         },
     ).one_or_none()
@@ -163,11 +164,6 @@ def tallied_count(
     return TalliedCount(
         devices=whole + partial * partial_bucket_share(fresh_since), tallied_at=tallied_at
     )
-
-
-def _pg_array(values: Iterable[int]) -> str:
-    """An integer array in PostgreSQL's text form (see kit.db.bigint_array)."""
-    return "{" + ",".join(map(str, values)) + "}"
 
 
 _REFRESH = text(
@@ -232,15 +228,15 @@ def refresh_tallies(session: Session, *, now: datetime, window: timedelta) -> Ta
     rows that changed; None if another refresh holds the tally."""
     if not session.scalar(select(func.pg_try_advisory_xact_lock(_REFRESH_LOCK))):
         return None
-    finest, *_ = sorted(TALLY_RESOLUTIONS, reverse=True)
+    finest = max(TALLY_RESOLUTIONS)
     coarse = [r for r in TALLY_RESOLUTIONS if r != finest]
     devices, finest_rows = session.execute(
         _REFRESH,
         {
             "finest": finest,
             "finest_span": span(finest),
-            "coarse": _pg_array(coarse),
-            "coarse_spans": _pg_array(span(r) for r in coarse),
+            "coarse": int_array_text(coarse),
+            "coarse_spans": int_array_text(span(r) for r in coarse),
             "bucket": TALLY_BUCKET,
             "origin": _BUCKET_ORIGIN,
             "oldest": bucket_start(now - window),
