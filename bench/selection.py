@@ -3,6 +3,9 @@
 For each radius around a big city it times, as the median of `--runs` runs:
 - hexcast: cover_circle + select_recipients, every (id, token, locale) streamed to Python;
 - naive: one ST_DWithin (spheroid) over the GiST index, streamed the same way;
+- the floor: the same recipients streamed from a table that holds only them, the same way:
+  what sending and decoding the rows costs when finding them costs nothing, so naive/floor
+  is the most any selection could show against the naive query in that run;
 - the reach preview: count_recipients as the API calls it, with the device tally taken before
   each radius as beat takes it every minute (large areas count their middle from it);
 and checks hexcast's recipients against a brute-force great-circle selection in numpy.
@@ -54,6 +57,8 @@ NAIVE = text(
     "SELECT id, fcm_token, locale FROM devices WHERE active AND located_at >= :since "
     "AND ST_DWithin(location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)"
 )
+FLOOR_TABLE = "bench_floor"
+FLOOR = text(f"SELECT id, fcm_token, locale FROM {FLOOR_TABLE}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ class Row:
     ratio: float
     ratio_low: float
     ratio_high: float
+    floor_ms: float
+    ceiling: float
     hexcast_db_ms: float
     naive_db_ms: float
     recall: float
@@ -84,6 +91,8 @@ COLUMNS: tuple[tuple[str, Callable[[Row], str]], ...] = (
     ("naive ms", lambda r: f"{r.naive_ms:.1f}"),
     ("naive/hexcast", lambda r: f"{r.ratio:.2f}"),
     ("per run", lambda r: f"{r.ratio_low:.2f}–{r.ratio_high:.2f}"),
+    ("floor ms", lambda r: f"{r.floor_ms:.1f}"),
+    ("naive/floor", lambda r: f"{r.ceiling:.2f}"),
     ("hexcast db ms", lambda r: f"{r.hexcast_db_ms:.1f}"),
     ("naive db ms", lambda r: f"{r.naive_db_ms:.1f}"),
     ("recall", lambda r: f"{r.recall:.4%}"),
@@ -241,32 +250,38 @@ def _measure(
     cover_ms: list[float] = []
     hexcast_ms: list[float] = []
     naive_ms: list[float] = []
+    floor_ms: list[float] = []
     preview_ms: list[float] = []
     hexcast_db_ms: list[float] = []
     naive_db_ms: list[float] = []
     naive = 0
-    for _ in range(runs):
-        started = time.perf_counter()
-        run_ranges = cover_circle(circle)
-        cover_ms.append(_ms_since(started))
-        streamed = _stream(
-            engine, select_recipients(region, run_ranges, fresh_since=since), None, _count
-        )
-        hexcast_ms.append(_ms_since(started))
-        assert streamed == len(selected), "a timed run streamed a different selection"
-        started = time.perf_counter()
-        naive = _stream(engine, NAIVE, naive_params, _count)
-        naive_ms.append(_ms_since(started))
-        with Session(engine) as session:
+    with _floor_table(engine, select_recipients(region, ranges, fresh_since=since)):
+        for _ in range(runs):
             started = time.perf_counter()
-            count = count_recipients(session, region, fresh_since=since, tally=tally)
-            preview_ms.append(_ms_since(started))
-        if count.tallied_at is None:
-            assert count.devices == len(selected), "the preview disagrees with the selection"
-        hexcast_db_ms.append(
-            _db_ms(engine, select_recipients(region, run_ranges, fresh_since=since), None)
-        )
-        naive_db_ms.append(_db_ms(engine, NAIVE, naive_params))
+            run_ranges = cover_circle(circle)
+            cover_ms.append(_ms_since(started))
+            streamed = _stream(
+                engine, select_recipients(region, run_ranges, fresh_since=since), None, _count
+            )
+            hexcast_ms.append(_ms_since(started))
+            assert streamed == len(selected), "a timed run streamed a different selection"
+            started = time.perf_counter()
+            naive = _stream(engine, NAIVE, naive_params, _count)
+            naive_ms.append(_ms_since(started))
+            started = time.perf_counter()
+            floored = _stream(engine, FLOOR, None, _count)
+            floor_ms.append(_ms_since(started))
+            assert floored == len(selected), "the floor streamed a different number of rows"
+            with Session(engine) as session:
+                started = time.perf_counter()
+                count = count_recipients(session, region, fresh_since=since, tally=tally)
+                preview_ms.append(_ms_since(started))
+            if count.tallied_at is None:
+                assert count.devices == len(selected), "the preview disagrees with the selection"
+            hexcast_db_ms.append(
+                _db_ms(engine, select_recipients(region, run_ranges, fresh_since=since), None)
+            )
+            naive_db_ms.append(_db_ms(engine, NAIVE, naive_params))
     ratios = [n / h for n, h in zip(naive_ms, hexcast_ms, strict=True)]
     row = Row(
         radius_km=circle.radius_m / 1000.0,
@@ -276,6 +291,8 @@ def _measure(
         ratio=statistics.median(naive_ms) / statistics.median(hexcast_ms),
         ratio_low=min(ratios),
         ratio_high=max(ratios),
+        floor_ms=statistics.median(floor_ms),
+        ceiling=statistics.median(naive_ms) / statistics.median(floor_ms),
         hexcast_db_ms=statistics.median(hexcast_db_ms),
         naive_db_ms=statistics.median(naive_db_ms),
         recall=float((chosen & truth).sum() / truth.sum()) if truth.any() else 1.0,
@@ -289,7 +306,8 @@ def _measure(
     )
     _log(
         f"{row.radius_km:g} km: {row.recipients:,} recipients, hexcast {row.hexcast_ms:.1f} ms, "
-        f"naive {row.naive_ms:.1f} ms, preview {row.preview_ms:.1f} ms"
+        f"naive {row.naive_ms:.1f} ms, floor {row.floor_ms:.1f} ms, "
+        f"preview {row.preview_ms:.1f} ms"
     )
     return row
 
@@ -326,6 +344,23 @@ def _stream(
     query, bound = _compiled(engine, statement, params)
     with _driver(engine) as driver, driver.cursor(binary=True) as cursor:
         return consume(cursor.stream(query, bound, size=STREAM_BATCH))
+
+
+@contextmanager
+def _floor_table(engine: Engine, recipients: ClauseElement) -> Iterator[None]:
+    """The recipients (id, token, locale) in a table of their own while the floor is timed:
+    streaming them from it costs the server a sequential scan and nothing else."""
+    query, bound = _compiled(engine, recipients, None)
+    with _driver(engine) as driver:
+        driver.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+        driver.execute(f"CREATE UNLOGGED TABLE {FLOOR_TABLE} AS {query}", bound)
+        driver.commit()
+    try:
+        yield
+    finally:
+        with _driver(engine) as driver:
+            driver.execute(f"DROP TABLE {FLOOR_TABLE}")
+            driver.commit()
 
 
 def _db_ms(engine: Engine, statement: ClauseElement, params: dict[str, Any] | None) -> float:
