@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 from firebase_admin import messaging
 
-from bench.dispatch import PROJECT, RESULTS_DIR, ROOT, RUN_DIR, free_port, log, run_sandbox
+from bench import RESULTS_DIR
+from bench.dispatch import PROJECT, RUN_DIR, free_port, log, run_sandbox
 from notifier.fcm import to_message
 from notifier.fcm_http import fcm_channel
 from notifier.firebase import fcm_send_url, make_firebase_app
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         + json.dumps({"context": context, "rows": rows}, indent=2)
         + "\n```\n"
     )
-    log(f"wrote {path.relative_to(ROOT)}")
+    log(f"wrote {path}")
     if args.json:
         print(json.dumps(rows))
 

@@ -34,11 +34,10 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from bench import RESULTS_DIR, ROOT
 from geo.regions import DEVICE_RESOLUTION
 from geo.sphere import destination
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = ROOT / "bench" / "results"
 RUN_DIR = ROOT / ".stack" / "bench-dispatch"
 BENCH_DB = "hexcast_bench_dispatch"
 BENCH_REDIS_DB = 9
@@ -144,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = _table(summary)
     print(table)
     path = _write(table, summary, runs, baselines, context, started)
-    log(f"wrote {path.relative_to(ROOT)}")
+    log(f"wrote {path}")
     if args.json:
         print(json.dumps(summary))
 

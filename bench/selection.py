@@ -36,14 +36,12 @@ from psycopg import sql
 from sqlalchemy import ClauseElement, Engine, text
 from sqlalchemy.orm import Session
 
-from bench import population
+from bench import RESULTS_DIR, ROOT, population
 from geo.regions import Circle, cover_circle
 from geo.selection import count_recipients, select_recipients
 from geo.tallies import TallyPolicy
 from kit.config import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = ROOT / "bench" / "results"
 BENCH_DB = "hexcast_bench"
 PG_PORT = int(os.environ.get("HEXCAST_PG_PORT", "54329"))
 LIBPQ_URL = f"postgresql://hexcast@127.0.0.1:{PG_PORT}"
@@ -164,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _drop_database(args.database)
     print(_table(rows))
     path = _write(rows, context, now)
-    _log(f"wrote {path.relative_to(ROOT)}")
+    _log(f"wrote {path}")
     if args.json:
         print(json.dumps([asdict(r) for r in rows]))
 
