@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv and installs hexcast with its dev tools; reinstalls only when pyproject.toml changes.
+# Creates .venv and installs hexcast with its dev tools and the benchmarks' dependencies (the
+# suite runs each benchmark once, small); reinstalls only when pyproject.toml or the extras change.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,10 +18,11 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 stamp=.venv/.hexcast-installed
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+extras="dev,bench"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[bootstrap] installing hexcast and its dependencies into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e ".[$extras]"
   echo "$want" >"$stamp"
 fi

@@ -1,0 +1,81 @@
+"""The benchmarks run end to end, as `python -m bench.…` on a small population, and still
+check what their tables claim: the selection bench that hexcast selected exactly the devices
+within the radius, the dispatch bench that every device got its one push. The figures
+themselves are not asserted: timings at this size say nothing."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import PG_PORT, REDIS_PORT, ROOT, TEST_DB, Service
+
+WORST_OVERSHOOT_M = 161.0  # WEA's bound for AMBER alerts
+
+
+def _bench(module: str, results: Path, *args: str, **env: str) -> Any:
+    """Run `python -m bench.<module> … --json` in a clean environment (none of the test
+    session's HEXCAST_* settings) and return its JSON line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HEXCAST_")}
+    clean.update(HEXCAST_PG_PORT=str(PG_PORT), HEXCAST_BENCH_RESULTS_DIR=str(results), **env)
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args, "--json"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_selection_bench_finds_exactly_the_devices_in_each_circle(tmp_path: Path) -> None:
+    rows = _bench(
+        "selection",
+        tmp_path,
+        "--devices",
+        "3000",
+        "--radii",
+        "1,50",
+        "--runs",
+        "1",
+        "--database",
+        f"hexcast_bench_{TEST_DB}_selection",
+    )
+    assert [row["radius_km"] for row in rows] == [1.0, 50.0]
+    for row in rows:
+        assert row["recall"] == 1.0
+        assert row["overshoot_m"] <= WORST_OVERSHOOT_M
+        assert row["preview_devices"] == row["recipients"]
+    assert rows[1]["recipients"] > rows[0]["recipients"] > 0
+    (table,) = tmp_path.glob("selection-3000-*.md")
+    assert "| naive/floor |" in table.read_text()
+
+
+def test_dispatch_bench_pushes_once_to_every_device(tmp_path: Path, broker: Service) -> None:
+    summary = _bench(
+        "dispatch",
+        tmp_path,
+        "--devices",
+        "1000",
+        "--runs",
+        "1",
+        "--latency-ms",
+        "5",
+        "--baseline-messages",
+        "500",
+        "--database",
+        f"hexcast_bench_{TEST_DB}_dispatch",
+        # The session's own Redis: the bench's workers must not share a queue with another
+        # checkout's bench on the stack's Redis.
+        HEXCAST_REDIS_PORT=str(REDIS_PORT),
+    )
+    assert summary["devices"] == 1000
+    assert summary["send_each_messages"] == 500
+    assert summary["pushes_per_s"] > 0
+    assert summary["first_push_s"] <= summary["last_push_s"]
+    (table,) = tmp_path.glob("dispatch-1000-*.md")
+    assert "send_each" in table.read_text()
