@@ -31,6 +31,7 @@ from typing import Any
 
 import h3.api.basic_int as h3int
 import httpx
+import httpx2
 import psycopg
 from psycopg import sql
 
@@ -565,7 +566,8 @@ def _wait(
         time.sleep(interval)
 
 
-def _ok(response: httpx.Response) -> dict[str, Any]:
+def _ok(response: httpx2.Response) -> dict[str, Any]:
+    """The JSON body of an API answer (Starlette's TestClient answers with httpx2)."""
     if response.status_code not in (200, 201):
         raise SystemExit(f"{response.request.method} {response.request.url}: {response.text}")
     body: dict[str, Any] = response.json()
