@@ -206,15 +206,18 @@ def test_each_status_change_is_an_event(
     rejected = _submit(api, agency_headers)
     cancelled = _submit(api, agency_headers)
     expiring = _submit(api, agency_headers)
+    found = _submit(api, agency_headers)
     _act(api, operator_headers, rejected, "reject", {"reason": "Duplicate of 4411"})
     _act(api, operator_headers, cancelled, "approve")
-    _act(api, operator_headers, cancelled, "cancel", {"reason": "Found safe"})
+    _act(api, operator_headers, cancelled, "cancel", {"reason": "Withdrawn by the family"})
+    _act(api, operator_headers, found, "approve")
+    _act(api, operator_headers, found, "found", {"reason": "Found safe"})
     _act(api, operator_headers, expiring, "approve", {"lifetime_hours": 0.0002})
-    receiver.wait_for(4)
+    receiver.wait_for(6)
     time.sleep(1)
     celery_app.send_task("alerts.expire_notices")  # as beat does every minute
 
-    receiver.wait_for(5)
+    receiver.wait_for(7)
     for delivery in receiver.deliveries:
         _assert_signed(delivery, secret)
     seen = sorted(
@@ -226,6 +229,8 @@ def test_each_status_change_is_an_event(
             ("notice.rejected", rejected, "rejected"),
             ("notice.activated", cancelled, "active"),
             ("notice.cancelled", cancelled, "cancelled"),
+            ("notice.activated", found, "active"),
+            ("notice.found", found, "found"),
             ("notice.activated", expiring, "active"),
             ("notice.expired", expiring, "expired"),
         ]
