@@ -110,6 +110,17 @@ class Settings(BaseSettings):
             raise ValueError("HEXCAST_OPERATOR_TOKEN must be set in production")
         return self
 
+    @model_validator(mode="after")
+    def _tally_fresher_than_its_limit(self) -> "Settings":
+        """A tally taken less often than previews accept it would never be read: every large
+        preview would quietly fall back to counting devices one by one."""
+        if self.tally_interval_seconds >= self.reach_tally_max_age_seconds:
+            raise ValueError(
+                "HEXCAST_TALLY_INTERVAL_SECONDS must be less than "
+                "HEXCAST_REACH_TALLY_MAX_AGE_SECONDS"
+            )
+        return self
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -118,6 +118,8 @@ def test_a_large_areas_middle_is_counted_from_the_tally_beat_keeps_and_its_edge_
     )
     assert 0 <= age < 30, "the tally's age, for an alert when beat stops"
 
+    # The API process's settings only: beat, in its own process, goes on tallying every second.
+    monkeypatch.setenv("HEXCAST_TALLY_INTERVAL_SECONDS", "0.0001")
     monkeypatch.setenv("HEXCAST_REACH_TALLY_MAX_AGE_SECONDS", "0.001")
     get_settings.cache_clear()
     assert reach()[50] == {"radius_km": 50, "devices": 5, "tallied_at": None}, (
