@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from alerts import audit, repository
 from alerts.audit import Actor
 from alerts.credentials import hash_password, hash_secret, new_secret, verify_password
-from alerts.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from alerts.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
+from alerts.ratelimit import seconds_until_allowed
 from alerts.schemas import KeyRotation, OperatorCreate, OperatorUpdate, PasswordChange
 from kit.config import get_settings
+from kit.db import session_scope
 from kit.models import (
     ActorType,
     Agency,
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 BOOTSTRAP_OPERATOR_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 BOOTSTRAP_EMAIL = "bootstrap"
 KEY_PREFIX_CHARS = 12
+LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 
 
 def operator_actor(operator: Operator, session_id: uuid.UUID | None = None) -> Actor:
@@ -109,12 +112,22 @@ def update_operator(
 
 
 def log_in(session: Session, *, email: str, password: str) -> tuple[Operator, OperatorSession, str]:
-    """A new session and its bearer token, which is returned here and never again."""
+    """A new session and its bearer token, which is returned here and never again.
+
+    After `login_failures_allowed` failures naming the email in LOGIN_FAILURE_WINDOW, even
+    the right password is refused (429) until the oldest of them leaves the window: at the
+    default, under a thousand guesses a day at any one account. Unknown emails count alike,
+    so the answer does not tell which accounts exist."""
+    since = _limit_logins(session, email)
     operator = repository.operator_by_email(session, email)
     stored = operator.password_hash if operator is not None and operator.active else None
     if not verify_password(password, stored) or operator is None:
         log.warning("alerts.operator.login_failed email=%r", email)
+        # Its own transaction: the 401 rolls the request's back, and the failure must count.
+        with session_scope() as counting:
+            repository.add_login_failure(counting, email=email, forget_before=since)
         raise Unauthenticated("wrong email or password")
+    repository.forget_login_failures(session, email=email)
     now = datetime.now(UTC)
     repository.end_sessions(session, operator_id=operator.id, expired_before=now)
     token, token_hash = new_secret("hxo")
@@ -128,6 +141,22 @@ def log_in(session: Session, *, email: str, password: str) -> tuple[Operator, Op
     session.flush()
     audit.record(session, operator_actor(operator, login.id), "operator.login")
     return operator, login, token
+
+
+def _limit_logins(session: Session, email: str) -> datetime:
+    """Raise RateLimited while the email has used up its failures; returns where the window
+    of failures that count starts."""
+    limit = get_settings().login_failures_allowed
+    now = repository.lock_logins(session, email)
+    since = now - LOGIN_FAILURE_WINDOW
+    failures = repository.recent_login_failures(session, email=email, since=since, limit=limit)
+    wait = seconds_until_allowed(failures, limit=limit, window=LOGIN_FAILURE_WINDOW, now=now)
+    if wait is not None:
+        log.warning("alerts.operator.login_throttled email=%r retry_after_s=%d", email, wait)
+        raise RateLimited(
+            f"at most {limit} failed logins to one account in 15 minutes", retry_after_s=wait
+        )
+    return since
 
 
 def log_out(session: Session, *, actor: Actor) -> None:

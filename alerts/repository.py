@@ -23,6 +23,7 @@ from kit.models import (
     DispatchChunk,
     ExpansionStep,
     IdempotencyKey,
+    LoginFailure,
     Notice,
     NoticeStatus,
     Operator,
@@ -117,6 +118,39 @@ def end_sessions(
     if expired_before is not None:
         query = query.where(OperatorSession.expires_at <= expired_before)
     session.execute(query)
+
+
+def lock_logins(session: Session, email: str) -> datetime:
+    """Attempts to log in as one email wait for each other until the transaction ends, so
+    each counts the failures before it; returns the database's now()."""
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext("operator-login:" + email))))
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    return now
+
+
+def recent_login_failures(
+    session: Session, *, email: str, since: datetime, limit: int
+) -> list[datetime]:
+    """When the newest failed logins naming `email` after `since` happened, newest first."""
+    query = select(LoginFailure.failed_at).where(
+        LoginFailure.email == email, LoginFailure.failed_at > since
+    )
+    return list(session.scalars(query.order_by(LoginFailure.failed_at.desc()).limit(limit)))
+
+
+def add_login_failure(session: Session, *, email: str, forget_before: datetime) -> None:
+    """Count a failed login; the email's failures older than `forget_before` count no more."""
+    session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.email == email, LoginFailure.failed_at < forget_before
+        )
+    )
+    session.add(LoginFailure(email=email))
+
+
+def forget_login_failures(session: Session, *, email: str) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
 
 
 def audit_events(

@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     operator_session_hours: float = Field(
         12.0, gt=0, le=720, description="How long an operator login lasts."
     )
+    login_failures_allowed: int = Field(
+        10,
+        ge=1,
+        description="Failed logins naming one email in any 15 minutes; more attempts get 429.",
+    )
 
     fcm_project_id: str = "hexcast-dev"
     fcm_credentials_file: str | None = Field(

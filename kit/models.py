@@ -181,6 +181,18 @@ class OperatorSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class LoginFailure(Base):
+    """A failed operator login, by the email it named: the rows are the counter that slows
+    password guessing against one account."""
+
+    __tablename__ = "operator_login_failures"
+    __table_args__ = (Index("ix_operator_login_failures_email_at", "email", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254))
+    failed_at: Mapped[datetime] = _now_column()
+
+
 class Notice(Base):
     __tablename__ = "notices"
     __table_args__ = (Index("ix_notices_agency_created", "agency_id", "created_at"),)

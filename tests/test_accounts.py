@@ -109,6 +109,59 @@ def test_an_expired_session_is_401_and_asks_to_log_in_again(
     assert response.json()["detail"] == "expired operator session; log in again"
 
 
+def _failed_logins(api: httpx.Client, email: str, count: int) -> None:
+    for _ in range(count):
+        wrong = api.post("/v1/operator/login", json={"email": email, "password": "guess"})
+        assert wrong.status_code == 401, wrong.text
+
+
+def test_guessing_one_account_is_refused_after_the_allowed_failures(
+    api: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    create_operator(api, admin_headers, ANA)
+    allowed = get_settings().login_failures_allowed
+    _failed_logins(api, ANA, allowed)
+
+    refused = api.post("/v1/operator/login", json={"email": ANA, "password": PASSWORD})
+
+    assert refused.status_code == 429, refused.text
+    assert 14 * 60 < int(refused.headers["Retry-After"]) <= 15 * 60
+    # Another account is not slowed down by the guesses.
+    create_operator(api, admin_headers, "joao.silva@hexcast.example")
+    log_in(api, "joao.silva@hexcast.example")
+    # Once the oldest failure is older than the window, the right password works again.
+    with session_scope() as session:
+        session.execute(
+            text(
+                "UPDATE operator_login_failures SET failed_at = failed_at - interval '15 minutes'"
+                " WHERE failed_at = (SELECT min(failed_at) FROM operator_login_failures)"
+            )
+        )
+    log_in(api, ANA)
+
+
+def test_unknown_emails_are_throttled_like_accounts(api: httpx.Client) -> None:
+    nobody = "nobody@hexcast.example"
+    _failed_logins(api, nobody, get_settings().login_failures_allowed)
+
+    refused = api.post("/v1/operator/login", json={"email": nobody, "password": "guess"})
+
+    assert refused.status_code == 429, refused.text
+
+
+def test_a_successful_login_clears_the_failures(
+    api: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    create_operator(api, admin_headers, ANA)
+    allowed = get_settings().login_failures_allowed
+    _failed_logins(api, ANA, allowed - 1)
+    log_in(api, ANA)
+
+    _failed_logins(api, ANA, allowed - 1)
+
+    log_in(api, ANA)
+
+
 def test_deactivating_an_operator_ends_their_sessions_and_logins(
     api: httpx.Client, admin_headers: dict[str, str]
 ) -> None:

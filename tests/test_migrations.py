@@ -44,6 +44,7 @@ HEXCAST_TABLES = {
     "agency_keys",
     "operators",
     "operator_sessions",
+    "operator_login_failures",
     "audit_events",
     "device_tallies",
     "device_tally_state",

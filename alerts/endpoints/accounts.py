@@ -23,12 +23,14 @@ router = APIRouter(prefix="/v1/operator", tags=["operator accounts"])
 @router.post(
     "/login",
     response_model=OperatorSessionOut,
-    responses=error_responses(401),
+    responses=error_responses(401, 429),
     summary="Log in with email and password; returns a bearer session token",
 )
 def log_in(data: OperatorLogin, session: SessionDep) -> OperatorSessionOut:
     """The token is shown in this response only and works until `expires_at`
-    (HEXCAST_OPERATOR_SESSION_HOURS) or logout. A wrong email or password is the same 401."""
+    (HEXCAST_OPERATOR_SESSION_HOURS) or logout. A wrong email or password is the same 401.
+    After HEXCAST_LOGIN_FAILURES_ALLOWED failures naming one email in 15 minutes, logins as
+    it are refused with 429 and `Retry-After` until the oldest failure is 15 minutes old."""
     operator, login, token = accounts.log_in(session, email=data.email, password=data.password)
     return OperatorSessionOut(
         token=token, expires_at=login.expires_at, operator=OperatorOut.from_operator(operator)
