@@ -41,6 +41,14 @@ _HTTP_CODES: Final = {
 }
 _DETAIL_CHARS: Final = 500
 
+MAX_MESSAGE_BYTES: Final = 4096
+"""FCM refuses a larger message (its compact UTF-8 JSON) with INVALID_ARGUMENT, for every
+device alike: a long notice in a language of 3-byte characters would reach nobody."""
+TOKEN_ALLOWANCE_BYTES: Final = 256
+"""Room kept for the token in a message shared by a batch (FCM tokens are about 160 bytes);
+a longer token gets a message fitted to it alone."""
+ELLIPSIS: Final = "…"
+
 
 def to_message(push: Push, *, now: datetime) -> messaging.Message:
     """An FCM v1 message: high priority, expiring with the notice, collapsing per notice."""
@@ -89,6 +97,11 @@ def request_bodies(pushes: Sequence[Push], *, now: datetime) -> list[bytes | Pus
     templates: dict[tuple[Any, ...], tuple[bytes, bytes] | PushOutcome] = {}
     bodies: list[bytes | PushOutcome] = []
     for push in pushes:
+        if not isinstance(push.token, str) or not push.token:
+            bodies.append(_invalid("Message.token must be a non-empty string."))
+            continue
+        token = json.dumps(push.token, ensure_ascii=False).encode()
+        token_bytes = max(len(token), TOKEN_ALLOWANCE_BYTES)
         key = (
             push.title,
             push.body,
@@ -96,28 +109,64 @@ def request_bodies(pushes: Sequence[Push], *, now: datetime) -> list[bytes | Pus
             push.collapse_key,
             push.ttl_seconds,
             push.image_url,
+            token_bytes,
         )
         template = templates.get(key)
         if template is None:
-            template = templates[key] = _template(push, placeholder, now)
+            template = templates[key] = _template(push, placeholder, now, token_bytes)
         if isinstance(template, PushOutcome):
             bodies.append(template)
-        elif not isinstance(push.token, str) or not push.token:
-            bodies.append(_invalid("Message.token must be a non-empty string."))
         else:
-            bodies.append(template[0] + json.dumps(push.token).encode() + template[1])
+            bodies.append(template[0] + token + template[1])
     return bodies
 
 
-def _template(push: Push, placeholder: str, now: datetime) -> tuple[bytes, bytes] | PushOutcome:
-    """The request body around the token, as (before, after)."""
-    try:
-        message = encode_message(to_message(replace(push, token=placeholder), now=now))
-    except ValueError as error:
-        return _invalid(str(error))
-    body = json.dumps({"message": message}, separators=(",", ":"), ensure_ascii=False).encode()
-    before, _, after = body.partition(json.dumps(placeholder).encode())
-    return before, after
+def _template(
+    push: Push, placeholder: str, now: datetime, token_bytes: int
+) -> tuple[bytes, bytes] | PushOutcome:
+    """The request body around the token, as (before, after), with the push cut to fit
+    MAX_MESSAGE_BYTES when the token takes `token_bytes`."""
+    push = replace(push, token=placeholder)
+    quoted = json.dumps(placeholder).encode()
+    while True:
+        try:
+            message = encode_message(to_message(push, now=now))
+        except ValueError as error:
+            return _invalid(str(error))
+        body = json.dumps({"message": message}, separators=(",", ":"), ensure_ascii=False)
+        before, _, after = body.encode().partition(quoted)
+        excess = len(before) + token_bytes + len(after) - _ENVELOPE_BYTES - MAX_MESSAGE_BYTES
+        if excess <= 0:
+            return before, after
+        shorter = shortened(push, excess)
+        if shorter is None:
+            return _invalid(f"Message is too big: {excess} bytes over {MAX_MESSAGE_BYTES}.")
+        push = shorter
+
+
+_ENVELOPE_BYTES: Final = len('{"message":}')
+
+
+def shortened(push: Push, excess: int) -> Push | None:
+    """The push with at least `excess` bytes less text, or None if nothing is left to cut.
+
+    The body goes first, cut at a character and ended with an ellipsis: the app opens the
+    whole notice from the link in the data. Then the photo, then the title; the data (notice
+    id, link) is never cut.
+    """
+    if push.body and push.body != ELLIPSIS:
+        return replace(push, body=_cut(push.body, excess))
+    if push.image_url is not None:
+        return replace(push, image_url=None)
+    if push.title and push.title != ELLIPSIS:
+        return replace(push, title=_cut(push.title, excess))
+    return None
+
+
+def _cut(text: str, excess: int) -> str:
+    """`text` at least `excess` bytes shorter in UTF-8, whole characters, with an ellipsis."""
+    keep = len(text.encode()) - excess - len(ELLIPSIS.encode())
+    return text.encode()[: max(keep, 0)].decode(errors="ignore") + ELLIPSIS
 
 
 def _invalid(detail: str) -> PushOutcome:

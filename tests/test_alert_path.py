@@ -118,6 +118,39 @@ def test_message_is_high_priority_expiring_and_collapses_per_notice(
     assert message["apns"]["headers"]["apns-collapse-id"] == notice["id"]
 
 
+def test_a_notice_too_long_for_one_fcm_message_still_reaches_everyone(
+    api: httpx.Client,
+    worker: object,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    """Chinese text takes three bytes a character: the longest notice the API accepts is
+    larger than FCM's 4,096-byte message, which FCM would refuse for every device."""
+    report_location(api, register_device(api, "tok-zh", locale="zh-CN"), *CENTRE)
+    body = notice_body(lat=CENTRE[0], lon=CENTRE[1])
+    body["person"].update(
+        name="王" * 200,
+        description="身穿红色外套，背黄色书包，身高一百二十厘米。" * 90,
+        photo_url="https://agency.example/photos/" + "p" * 1900 + ".jpg",
+    )
+    body["last_seen"]["place"] = "人民广场地铁站" * 70
+    notice = api.post("/v1/notices", json=body, headers=agency_headers)
+    assert notice.status_code == 201, notice.text
+    notice_id = notice.json()["id"]
+    api.post(f"/v1/operator/notices/{notice_id}/approve", headers=operator_headers)
+
+    stats = _wait_for_broadcast(api, operator_headers, notice_id, 1)
+
+    assert stats["by_status"]["sent"] == 1, stats
+    [record] = sandbox.messages()
+    notification = record["message"]["notification"]
+    assert notification["title"] == "寻人启事：" + "王" * 200
+    assert notification["body"].startswith("王" * 200)
+    assert notification["body"].endswith("…")
+    assert record["message"]["data"]["link"] == f"hexcast://notices/{notice_id}"
+
+
 def test_a_pending_or_rejected_notice_sends_nothing(
     api: httpx.Client,
     worker: object,

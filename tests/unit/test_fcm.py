@@ -12,10 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fcm_sandbox.errors import FCM_ERRORS, fcm_error_body, unauthenticated_body
+from fcm_sandbox.validation import parse_send_request
 from kit.http import retry_after_seconds
 from notifier.channel import Push, PushOutcome
 from notifier.fcm import (
     ANDROID_CHANNEL_ID,
+    ELLIPSIS,
+    MAX_MESSAGE_BYTES,
     encode_message,
     error_code_of,
     outcome_of_response,
@@ -273,3 +276,70 @@ def test_no_answer_at_all_is_unavailable_and_retryable() -> None:
     )
     assert outcome.detail.startswith("curl error 56: Connection reset by peer")
     assert len(outcome.detail) == 500
+
+
+def _sandbox_accepts(body: bytes | PushOutcome) -> dict[str, Any]:
+    """The message, after the FCM sandbox's validation, size limit included, let it through."""
+    assert isinstance(body, bytes), body
+    return parse_send_request(json.loads(body)).message
+
+
+def test_a_long_notice_in_three_byte_characters_is_cut_to_fcms_size_limit() -> None:
+    name = "王" * 200
+    push = replace(
+        PUSH,
+        title=f"寻人启事：{name}",
+        body="最后出现于人民广场。" * 100,
+        image_url="https://agency.example/" + "p" * 2000,
+    )
+
+    [body] = request_bodies([push], now=NOW)
+
+    message = _sandbox_accepts(body)
+    assert len(body) - len('{"message":}') <= MAX_MESSAGE_BYTES
+    notification = message["notification"]
+    assert notification["title"] == push.title, "the name is never cut"
+    assert notification["body"].endswith(ELLIPSIS)
+    assert push.body.startswith(notification["body"].removesuffix(ELLIPSIS))
+    assert message["data"] == dict(push.data), "the link to the whole notice stays"
+
+
+def test_a_message_that_fits_is_sent_as_it_is() -> None:
+    push = replace(PUSH, body="最后出现于人民广场。" * 50)
+    [body] = request_bodies([push], now=NOW)
+    assert _sent(body) == {"message": _encoded(push)}
+
+
+def test_a_long_token_gets_a_message_fitted_to_it() -> None:
+    push = replace(PUSH, body="x" * 3000)
+    short, long = request_bodies([push, replace(push, token="t" * 2048)], now=NOW)
+    assert len(_sandbox_accepts(long)["notification"]["body"]) < len(
+        _sandbox_accepts(short)["notification"]["body"]
+    )
+
+
+@given(
+    title=st.text(st.characters(exclude_categories=["Cs"]), max_size=300),
+    body=st.text(st.characters(exclude_categories=["Cs"]), max_size=1500),
+    image=st.none() | st.text(st.sampled_from("aé😀/"), max_size=2048),
+    token=st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=300),
+)
+def test_every_message_fits_and_keeps_what_it_can(
+    title: str, body: str, image: str | None, token: str
+) -> None:
+    push = replace(
+        PUSH,
+        token=token,
+        title=title,
+        body=body,
+        image_url=None if image is None else "https://agency.example/" + image,
+    )
+    [encoded] = request_bodies([push], now=NOW)
+    message = _sandbox_accepts(encoded)
+    sent = message["notification"]
+    if sent.get("body", "") != body:
+        assert sent["body"].endswith(ELLIPSIS)
+        assert body.startswith(sent["body"].removesuffix(ELLIPSIS))
+    if sent.get("title", "") != title:
+        assert "image" not in sent and sent.get("body") == ELLIPSIS
+    assert message["data"] == dict(push.data)
