@@ -95,7 +95,17 @@ class Request(BaseModel):
 Coordinate = Annotated[float, Field(allow_inf_nan=False)]
 # GeoJSON position: longitude, latitude and an optional altitude that is ignored.
 Position = Annotated[list[Coordinate], Field(min_length=2, max_length=3)]
-Ring = Annotated[list[Position], Field(min_length=4)]
+
+
+def _closed(ring: list[list[float]]) -> list[list[float]]:
+    """Stored as given and exported to CAP, whose polygons must close: an open ring would
+    make an alert no CAP reader, hexcast's own included, accepts."""
+    if ring[0] != ring[-1]:
+        raise ValueError("a ring must end at its first position (RFC 7946, 3.1.6)")
+    return ring
+
+
+Ring = Annotated[list[Position], Field(min_length=4), AfterValidator(_closed)]
 MAX_AREAS = 20
 
 _SQUARE = [[-0.15, 51.49], [-0.10, 51.49], [-0.10, 51.52], [-0.15, 51.52], [-0.15, 51.49]]

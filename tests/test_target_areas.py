@@ -128,9 +128,31 @@ def test_areas_that_cannot_be_targeted_are_refused_with_the_reason(
     cases = {
         "self-intersection": (bowtie, "Self-intersection"),
         "unsplit antimeridian": (across, "antimeridian"),
-        "open ring": (
+        "too few positions": (
             {"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}},
             "at least 4",
+        ),
+        "open ring": (
+            {
+                "type": "polygon",
+                "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]},
+            },
+            "must end at its first position",
+        ),
+        "open hole": (
+            {
+                "type": "polygon",
+                "geometry": {
+                    "type": "MultiPolygon",
+                    "coordinates": [
+                        [
+                            [[0, 0], [3, 0], [3, 3], [0, 3], [0, 0]],
+                            [[1, 1], [2, 1], [2, 2], [1, 2]],
+                        ]
+                    ],
+                },
+            },
+            "must end at its first position",
         ),
         "unknown type": ({"type": "hexagon"}, "type"),
         "bad circle": ({"type": "circle", "lat": 0, "lon": 0, "radius_km": 900}, "500"),
