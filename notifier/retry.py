@@ -44,5 +44,7 @@ def retry_at(
         delay = max(delay, outcome.retry_after_s)
     elif outcome.error_code == QUOTA_EXCEEDED:
         delay = max(delay, QUOTA_FLOOR_S)
-    at = now + timedelta(seconds=delay)
-    return at if at < expires_at else None
+    # Compared as seconds: a server may ask for 1e300 s, past any datetime.
+    if delay >= (expires_at - now).total_seconds():
+        return None
+    return now + timedelta(seconds=delay)

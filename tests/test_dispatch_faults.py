@@ -219,6 +219,25 @@ def test_a_429_with_retry_after_is_retried_no_sooner_and_everything_is_delivered
     assert min(w.total_seconds() for w in waits.values()) >= 2.0, waits
 
 
+def test_a_retry_after_beyond_the_notice_fails_the_deliveries_instead_of_stalling(
+    api: httpx.Client,
+    worker: object,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    """Retry-After: 10**12 seconds, past any date: no retry can come before the notice
+    expires, so each delivery fails at once with FCM's error, and the dispatch completes."""
+    tokens = place_devices(5, *CENTRE, within_m=1_000)
+    sandbox.set_faults(error_rate=1.0, error_code="UNAVAILABLE", retry_after_s=10**12)
+    notice_id = _approve(api, agency_headers, operator_headers)
+
+    stats = wait_for_dispatch(api, operator_headers, notice_id, timeout=30)
+
+    assert stats["by_status"]["failed"] == len(tokens), stats
+    assert stats["failed_by_reason"] == {"UNAVAILABLE": len(tokens)}
+
+
 def test_a_429_defers_the_rest_of_the_chunk_without_counting_attempts_not_made(
     api: httpx.Client,
     own_workers: StartWorker,

@@ -90,6 +90,13 @@ def test_no_retry_once_the_notice_would_have_expired() -> None:
     assert _delay(UNAVAILABLE, expires_at=NOW - timedelta(hours=1)) is None
 
 
+@pytest.mark.parametrize("seconds", [10.0**12, 1e300, float(2**63)])
+def test_a_retry_after_past_any_date_is_no_retry_not_an_error(seconds: float) -> None:
+    """A server may ask for any finite wait; the notice has expired long before."""
+    asked = PushOutcome(error_code="UNAVAILABLE", retryable=True, retry_after_s=seconds)
+    assert _delay(asked) is None
+
+
 @given(
     attempts=st.integers(min_value=1, max_value=10_000),
     draw=st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
