@@ -14,10 +14,10 @@ from pydantic import (
     Field,
     HttpUrl,
     StringConstraints,
-    UrlConstraints,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from geo.regions import polygon_from_geojson
 from kit.config import get_settings
@@ -97,6 +97,25 @@ Coordinate = Annotated[float, Field(allow_inf_nan=False)]
 Position = Annotated[list[Coordinate], Field(min_length=2, max_length=3)]
 
 
+MAX_URL_CHARS = 2048
+"""The length of the columns URLs are stored in."""
+
+
+def _fits_url_column(url: HttpUrl) -> HttpUrl:
+    """Measured once normalised: percent-encoding can make the stored URL several times
+    longer than the text sent, and HttpUrl alone allows 2,083 characters."""
+    if len(str(url)) > MAX_URL_CHARS:
+        raise PydanticCustomError(
+            "url_too_long",
+            "URL should have at most {max_length} characters once percent-encoded",
+            {"max_length": MAX_URL_CHARS},
+        )
+    return url
+
+
+StoredUrl = Annotated[HttpUrl, AfterValidator(_fits_url_column)]
+
+
 def _closed(ring: list[list[float]]) -> list[list[float]]:
     """Stored as given and exported to CAP, whose polygons must close: an open ring would
     make an alert no CAP reader, hexcast's own included, accepts."""
@@ -171,7 +190,7 @@ class Person(Request):
     age: int | None = Field(None, ge=0, le=130)
     sex: Sex
     description: str = Field(min_length=1, max_length=2000)
-    photo_url: HttpUrl | None = None
+    photo_url: StoredUrl | None = None
 
 
 class LastSeen(Request):
@@ -256,7 +275,7 @@ class NoticeUpdate(Request):
     )
 
     description: str | None = Field(None, min_length=1, max_length=2000)
-    photo_url: HttpUrl | None = Field(None, description="null removes the photo")
+    photo_url: StoredUrl | None = Field(None, description="null removes the photo")
     radius_km: RadiusKm | None = Field(None, description="Target this circle instead")
     areas: Areas | None = Field(None, description="Or these drawn areas instead")
 
@@ -691,15 +710,12 @@ class SightingPage(BaseModel):
     total: int
 
 
-WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2048)]
-
-
 class WebhookConfig(Request):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"url": "https://agency.example/hexcast/events"}]}
     )
 
-    url: WebhookUrl = Field(description="Receives a signed POST per event; https in production")
+    url: StoredUrl = Field(description="Receives a signed POST per event; https in production")
 
     @field_validator("url")
     @classmethod

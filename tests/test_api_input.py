@@ -221,6 +221,8 @@ def test_an_agency_key_cannot_report_a_device_location(
         ("person.age", -1, "greater_than_equal"),
         ("person.sex", "robot", "enum"),
         ("person.photo_url", "not a url", "url_parsing"),
+        ("person.photo_url", "https://agency.example/" + "p" * 2050, "url_too_long"),
+        ("person.photo_url", "https://agency.example/" + "照" * 300, "url_too_long"),
         ("person.name", "   ", "string_too_short"),
         ("language", "English!", "string_pattern_mismatch"),
     ],

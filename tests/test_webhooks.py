@@ -439,10 +439,11 @@ def test_only_agencies_manage_their_webhook(
         ({"url": "not a url"}, "url_parsing"),
         ({"url": "ftp://agency.example/h"}, "url_scheme"),
         ({"url": "https://agency.example/" + "x" * 2048}, "url_too_long"),
+        ({"url": "https://agency.example/" + "é" * 400}, "url_too_long"),
         ({"url": "https://agency.example/h", "secret": "mine"}, "extra_forbidden"),
         ({}, "missing"),
     ],
-    ids=["not a URL", "not http", "too long", "own secret", "no URL"],
+    ids=["not a URL", "not http", "too long", "too long once encoded", "own secret", "no URL"],
 )
 def test_a_bad_webhook_setting_is_422(
     api: httpx.Client, agency_headers: dict[str, str], body: dict[str, str], kind: str
