@@ -80,16 +80,24 @@ def _fits_token_index(token: str) -> str:
     return token
 
 
+def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL characters: refused here, not a 500 there."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+StoredText = Annotated[str, AfterValidator(_no_nul)]
+"""A string outside a request body (a query parameter) that reaches the database."""
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        """PostgreSQL text cannot hold NUL characters."""
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
+        return _no_nul(value) if isinstance(value, str) else value
 
 
 Coordinate = Annotated[float, Field(allow_inf_nan=False)]

@@ -205,6 +205,17 @@ def test_the_log_filters_by_action_actor_and_notice(
     assert len(page["items"]) == 2 and page["total"] > 3
 
 
+def test_a_filter_the_database_cannot_hold_is_422(
+    api: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    response = api.get("/v1/operator/audit?action=notice%00approved", headers=admin_headers)
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", "action"]
+    assert "NUL" in error["msg"]
+
+
 def test_the_audit_of_an_unknown_notice_is_404(
     api: httpx.Client, reviewer_headers: dict[str, str]
 ) -> None:

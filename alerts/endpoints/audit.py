@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from alerts import repository, service
 from alerts.deps import AdminOnly, OperatorOnly, SessionDep
-from alerts.schemas import MAX_OFFSET, AuditEventOut, AuditPage, error_responses
+from alerts.schemas import MAX_OFFSET, AuditEventOut, AuditPage, StoredText, error_responses
 
 router = APIRouter(prefix="/v1/operator", tags=["audit"], dependencies=[OperatorOnly])
 
@@ -36,7 +36,7 @@ def notice_audit(
 )
 def list_audit(
     session: SessionDep,
-    action: str | None = Query(None, max_length=64, examples=["notice.approved"]),
+    action: StoredText | None = Query(None, max_length=64, examples=["notice.approved"]),
     actor_id: uuid.UUID | None = None,
     notice_id: uuid.UUID | None = None,
     limit: int = Query(50, ge=1, le=1000),
