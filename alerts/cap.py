@@ -167,7 +167,6 @@ class CapAlert:
 @dataclass(frozen=True, slots=True)
 class ImportedNotice:
     notice: NoticeCreate
-    cap_status: CapStatus
     texts: dict[str, dict[str, str]]
 
 
@@ -562,13 +561,10 @@ def notice_from_alert(alert: CapAlert) -> ImportedNotice:
         "contact": info.contact,
         "language": info.language,
         "location_window_hours": info.parameter(PARAM_WINDOW),
+        "cap_status": alert.status,
         **targets,
     }
-    return ImportedNotice(
-        notice=_validated(NoticeCreate, body, labels),
-        cap_status=CapStatus(alert.status),
-        texts=texts_of(alert),
-    )
+    return ImportedNotice(notice=_validated(NoticeCreate, body, labels), texts=texts_of(alert))
 
 
 def changes_from_alert(

@@ -375,7 +375,6 @@ def import_cap_alert(
     if alert.msg_type == "Alert":
         imported = cap.notice_from_alert(alert)
         notice = submit_notice(session, agency=agency, data=imported.notice, actor=actor)
-        notice.cap_status = imported.cap_status
         notice.texts = imported.texts
     else:
         notice_id = _referenced_notice(session, agency=agency, alert=alert)

@@ -224,6 +224,26 @@ def test_an_alert_its_update_and_its_cancel_drive_a_notice_end_to_end(
     }
 
 
+@pytest.mark.parametrize("status", ["Exercise", "Test"])
+def test_an_imported_drill_is_a_drill_from_its_first_audit_record(
+    api: httpx.Client, agency_headers: dict[str, str], admin_headers: dict[str, str], status: str
+) -> None:
+    """The audit log cannot be corrected later: its submission record must say Exercise or
+    Test, never Actual, for a notice that is a drill."""
+    actual, _ = cap_message(f"MPS-DRILL-{status}")
+    drill = actual.replace(b"<status>Actual</status>", f"<status>{status}</status>".encode())
+
+    created = post_cap(api, agency_headers, drill)
+
+    assert created.status_code == 201, created.text
+    notice = created.json()
+    assert notice["cap_status"] == status
+    audit = api.get(f"/v1/operator/audit?notice_id={notice['id']}", headers=admin_headers)
+    assert audit.status_code == 200, audit.text
+    [submitted] = audit.json()["items"]
+    assert (submitted["action"], submitted["details"]["cap_status"]) == ("notice.submitted", status)
+
+
 def test_another_agency_can_neither_read_nor_change_the_notice(
     api: httpx.Client, agency_headers: dict[str, str], operator_headers: dict[str, str]
 ) -> None:

@@ -128,7 +128,7 @@ def test_the_example_becomes_a_notice_with_a_circle_and_a_polygon_in_geojson_ord
     circle, polygon = (area.model_dump(exclude_none=True) for area in notice.areas)
     assert circle == {"type": "circle", "lat": 51.5007, "lon": -0.1246, "radius_km": 3.0}
     assert polygon["geometry"]["coordinates"][0][:2] == [[-0.115, 51.5], [-0.1, 51.5]]
-    assert imported.cap_status == CapStatus.ACTUAL
+    assert imported.notice.cap_status == CapStatus.ACTUAL
 
 
 def test_every_language_becomes_a_text_and_the_first_fills_the_notice() -> None:
@@ -254,7 +254,7 @@ def test_exercise_and_test_alerts_keep_their_status(status: str) -> None:
     document = with_info(
         PERSON + "<area><areaDesc>T</areaDesc><circle>10,20 3</circle></area>"
     ).replace(b"<status>Actual</status>", f"<status>{status}</status>".encode())
-    assert cap.notice_from_alert(cap.parse_alert(document)).cap_status == CapStatus(status)
+    assert cap.notice_from_alert(cap.parse_alert(document)).notice.cap_status == CapStatus(status)
 
 
 def test_two_infos_in_one_language_are_refused() -> None:
