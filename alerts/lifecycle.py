@@ -56,11 +56,12 @@ def check_approver(
 ENDED = (NoticeStatus.FOUND, NoticeStatus.CANCELLED, NoticeStatus.EXPIRED)
 
 
-def found_rate(counts: dict[NoticeStatus, int]) -> float | None:
-    """Of the notices that ran and ended, the share whose person was found; None before any
-    ended. Rejected notices never ran and do not count."""
-    ended = sum(counts.get(status, 0) for status in ENDED)
-    return counts.get(NoticeStatus.FOUND, 0) / ended if ended else None
+def found_rate(approved: dict[NoticeStatus, int]) -> float | None:
+    """Of the approved notices that ended, the share whose person was found; None before any
+    ended. Counted over approved notices only: one rejected, or cancelled before approval,
+    never went out, and would read as a person not found."""
+    ended = sum(approved.get(status, 0) for status in ENDED)
+    return approved.get(NoticeStatus.FOUND, 0) / ended if ended else None
 
 
 def median_hours(durations_s: list[float]) -> float | None:

@@ -612,9 +612,15 @@ def notices_of_cap_messages(
     )
 
 
-def notice_status_counts(session: Session) -> dict[NoticeStatus, int]:
-    rows = session.execute(select(Notice.status, func.count()).group_by(Notice.status))
-    return {row[0]: row[1] for row in rows}
+def notice_status_counts(
+    session: Session, *, approved_only: bool = False
+) -> dict[NoticeStatus, int]:
+    """Notices by status: all of them, or only those an operator approved (`decided_at`
+    of a notice that is not rejected), which are the ones that were broadcast."""
+    query = select(Notice.status, func.count()).group_by(Notice.status)
+    if approved_only:
+        query = query.where(Notice.decided_at.is_not(None), Notice.status != NoticeStatus.REJECTED)
+    return {row[0]: row[1] for row in session.execute(query)}
 
 
 def seconds_to_found(session: Session) -> list[float]:

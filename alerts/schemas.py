@@ -1147,7 +1147,8 @@ class OutcomeStats(BaseModel):
 
     by_status: dict[NoticeStatus, int]
     found_rate: float | None = Field(
-        description="Found among the notices that ran and ended (found, cancelled, expired)"
+        description="Found among the approved notices that ended (found, cancelled, expired); "
+        "notices rejected or cancelled before approval never went out and do not count"
     )
     median_hours_to_found: float | None = Field(description="From approval to found")
 

@@ -482,7 +482,7 @@ def outcome_stats(session: Session) -> OutcomeStats:
     counts = repository.notice_status_counts(session)
     return OutcomeStats(
         by_status=dict.fromkeys(NoticeStatus, 0) | counts,
-        found_rate=found_rate(counts),
+        found_rate=found_rate(repository.notice_status_counts(session, approved_only=True)),
         median_hours_to_found=median_hours(repository.seconds_to_found(session)),
     )
 

@@ -74,7 +74,12 @@ def test_an_update_and_the_found_message_reach_each_earlier_recipient_once(
     assert "far-away" not in {token for token, _ in kinds}
     assert api.get("/v1/feed/active.atom").text.count("<entry>") == 0, "gone from the feed"
 
+    # A notice withdrawn before approval never went out: it is no person not found.
+    withdrawn = api.post("/v1/notices", json=notice_body(), headers=agency_headers).json()
+    cancel = api.post(f"/v1/notices/{withdrawn['id']}/cancel", headers=agency_headers)
+    assert cancel.status_code == 200, cancel.text
+
     stats = api.get("/v1/operator/stats/outcomes", headers=operator_headers).json()
-    assert stats["by_status"]["found"] == 1
+    assert (stats["by_status"]["found"], stats["by_status"]["cancelled"]) == (1, 1)
     assert stats["found_rate"] == 1.0
     assert 0 <= stats["median_hours_to_found"] < 0.1

@@ -86,7 +86,7 @@ def test_only_actual_notices_reach_devices_not_flagged_for_tests(
     assert cap_status.test_devices_only is test_devices_only
 
 
-def test_the_found_rate_counts_notices_that_ran_and_ended() -> None:
+def test_the_found_rate_counts_approved_notices_that_ended() -> None:
     counts = {
         NoticeStatus.FOUND: 3,
         NoticeStatus.CANCELLED: 1,
