@@ -34,6 +34,7 @@ from kit.models import (
     WebhookEvent,
     WebhookEventStatus,
 )
+from notifier.repository import unleased
 
 
 def agency_key_by_hash(session: Session, key_hash: str) -> AgencyKey | None:
@@ -302,19 +303,14 @@ class DispatchSnapshot:
 
 
 def dispatch_snapshot(session: Session, *, now: datetime) -> DispatchSnapshot:
-    notices = {
-        status: count
-        for status, count in session.execute(
-            select(Notice.status, func.count()).group_by(Notice.status)
-        )
-    }
+    notices = notice_status_counts(session)
     active = session.execute(
         select(Delivery.status, Delivery.error_code, func.count())
         .join(Notice, Notice.id == Delivery.notice_id)
         .where(Notice.status == NoticeStatus.ACTIVE)
         .group_by(Delivery.status, Delivery.error_code)
     )
-    unheld = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+    unheld = unleased(now)
     pending = session.execute(
         select(
             func.count().filter(Delivery.lease_until >= now),

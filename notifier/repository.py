@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Uuid, and_, any_, exists, func, literal, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Uuid,
+    and_,
+    any_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -315,7 +327,8 @@ def _notice_active(notice_id):  # type: ignore[no-untyped-def]
     return exists().where(Notice.id == notice_id, Notice.status == NoticeStatus.ACTIVE)
 
 
-def _unleased(now: datetime):  # type: ignore[no-untyped-def]
+def unleased(now: datetime) -> ColumnElement[bool]:
+    """Deliveries no worker holds at `now`."""
     return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
 
 
@@ -341,7 +354,7 @@ def close_ended(session: Session, *, now: datetime) -> tuple[int, int]:
         update(Delivery)
         .where(
             Delivery.status == DeliveryStatus.PENDING,
-            _unleased(now),
+            unleased(now),
             ~_notice_active(Delivery.notice_id),
         )
         .values(
@@ -407,7 +420,7 @@ def lease_due_deliveries(
         select(Delivery.id)
         .where(
             Delivery.status == DeliveryStatus.PENDING,
-            _unleased(now),
+            unleased(now),
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
             _notice_active(Delivery.notice_id),
         )
