@@ -259,11 +259,7 @@ def _descendant_boxes(cells: Sequence[int]) -> list[tuple[float, float, float, f
     +-180 degrees; a cap that reaches a pole spans every longitude."""
     boxes = []
     for cell in cells:
-        lat, lon = h3int.cell_to_latlng(cell)
-        extent = DESCENDANT_EXTENT_FACTOR * max(
-            h3int.great_circle_distance((lat, lon), vertex, unit="m")
-            for vertex in h3int.cell_to_boundary(cell)
-        )
+        (lat, lon), extent = _centre_and_extent(cell)
         angle = extent / EARTH_RADIUS_M
         dlat = math.degrees(angle)
         if abs(lat) + dlat >= 90:
