@@ -29,10 +29,6 @@ def new_secret(prefix: str) -> tuple[str, str]:
     return secret, hash_secret(secret)
 
 
-def same_secret(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
 def _scrypt(password: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(
         password.encode(),
