@@ -988,9 +988,17 @@ class AgencyPage(BaseModel):
     total: int
 
 
+MAX_KEY_LIFETIME = timedelta(days=3653)
+"""Ten years: a key meant to last longer needs no `expires_at`. Unbounded, a time such as
+9999-12-31T23:59-05:00 is stored (year 10000 in UTC) and no later read can load the key."""
+
+
 def _future(value: datetime) -> datetime:
-    if value <= datetime.now(UTC):
+    now = datetime.now(UTC)
+    if value <= now:
         raise ValueError("must be in the future")
+    if value > now + MAX_KEY_LIFETIME:
+        raise ValueError("must be within ten years; leave it out for a key that does not expire")
     return value
 
 

@@ -205,6 +205,7 @@ def test_keys_of_another_agency_or_unknown_ones_are_404(
         ({"scopes": [READ, READ]}, "scopes"),
         ({"scopes": [READ], "expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
         ({"scopes": [READ], "expires_at": "2030-01-01T00:00:00"}, "expires_at"),
+        ({"scopes": [READ], "expires_at": "9999-12-31T23:59:59-05:00"}, "expires_at"),
         ({"scopes": [READ], "agency_id": str(uuid.uuid4())}, "agency_id"),
         ({"scopes": [READ], "key_hash": "0" * 64}, "key_hash"),
         ({"scopes": [READ], "revoked_at": None}, "revoked_at"),
