@@ -57,6 +57,7 @@ _SETTLE = text(
         sent_at timestamptz, next_attempt_at timestamptz
     )
     WHERE d.id = o.id AND d.status NOT IN ('sent', 'failed')
+      AND (d.lease_until = :lease_until OR o.status = 'sent')
     """
 )
 # "Not settled" is spelled out rather than `status = 'pending'`, which would let the planner
@@ -240,11 +241,15 @@ def record_outcomes(
     outcomes: Sequence[PushOutcome],
     retry_times: Sequence[datetime | None],
     *,
+    lease_until: datetime,
     now: datetime,
 ) -> None:
-    """Settle each attempt: sent; pending until its retry time; or failed with its error.
-    A settled delivery is never written again, so of two racing attempts the first final
-    outcome stands. Tokens FCM calls invalid are deactivated and never targeted again."""
+    """Settle each attempt made under `lease_until`: sent; pending until its retry time; or
+    failed with its error. A settled delivery is never written again. A delivery another
+    worker took over after the lease ran out is that worker's to settle, except that a push
+    that went out is recorded whoever holds it: a retry time or failure from the late worker
+    would clear the new holder's lease, and a third could take it while the second sends.
+    Tokens FCM calls invalid are deactivated and never targeted again."""
     settled = [
         {
             "id": claim.delivery_id,
@@ -261,7 +266,10 @@ def record_outcomes(
         for claim, outcome, retry_time in zip(claims, outcomes, retry_times, strict=True)
     ]
     session.execute(_LOOKUPS_BY_KEY)
-    session.execute(_SETTLE, {"outcomes": orjson.dumps(settled).decode(), "now": now})
+    session.execute(
+        _SETTLE,
+        {"outcomes": orjson.dumps(settled).decode(), "lease_until": lease_until, "now": now},
+    )
     deactivate_tokens(
         session, [c.token for c, o in zip(claims, outcomes, strict=True) if o.token_invalid]
     )

@@ -248,13 +248,15 @@ def _still_active(notice_id: uuid.UUID) -> bool:
 
 
 def _settle(
-    claims: Sequence[repository.Claim],
+    taken: _Taken,
     outcomes: Sequence[PushOutcome],
     retry_times: Sequence[datetime | None],
     done: datetime,
 ) -> None:
     with session_scope() as session:
-        repository.record_outcomes(session, claims, outcomes, retry_times, now=done)
+        repository.record_outcomes(
+            session, taken.claims, outcomes, retry_times, lease_until=taken.lease_until, now=done
+        )
 
 
 def _abandon(batches: Sequence[tuple[Sequence[int], datetime]]) -> int:
@@ -325,7 +327,7 @@ def _send(
             ]
             if settling is not None:
                 settling.result()
-            settling = database.submit(_settle, claims, outcomes, retry_times, done)
+            settling = database.submit(_settle, taken, outcomes, retry_times, done)
             sent += sum(outcome.ok for outcome in outcomes)
             quota_waits = [
                 at

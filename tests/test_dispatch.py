@@ -5,19 +5,20 @@ import json
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 
 from geo.regions import CellRange
 from kit.celery import celery_app
 from kit.db import get_sessionmaker, session_scope
-from kit.models import Delivery, Device, DispatchChunk, Notice
+from kit.models import Delivery, DeliveryStatus, Device, DispatchChunk, Notice
 from notifier import repository
+from notifier.channel import PushOutcome
 from notifier.dispatch import decode_ranges
 from tests.conftest import Sandbox, wait_until
 from tests.helpers import (
@@ -271,12 +272,73 @@ def test_settling_looks_each_delivery_up_by_key_while_the_table_has_no_statistic
         session.execute(repository._LOOKUPS_BY_KEY)
         plan = session.execute(
             text(f"EXPLAIN (FORMAT JSON) {repository._SETTLE.text}"),
-            {"outcomes": outcomes, "now": datetime.now(UTC)},
+            {"outcomes": outcomes, "lease_until": datetime.now(UTC), "now": datetime.now(UTC)},
         ).scalar_one()
 
     scans = _scans(plan[0]["Plan"])
     assert ("Index Scan", "deliveries", "pk_deliveries") in scans, scans
     assert not any(node == "Seq Scan" for node, _, _ in scans), scans
+
+
+def test_a_worker_whose_deliveries_were_taken_over_records_only_what_it_sent(
+    api: httpx.Client, agency_headers: dict[str, str]
+) -> None:
+    """Worker A's lease ran out mid-batch and the reconciler gave its deliveries to B. A's
+    pushes that went out are recorded; its retry times and failures are not, since writing
+    them would clear B's lease while B sends and let a third worker take the deliveries."""
+    notice = api.post("/v1/notices", json=notice_body(), headers=agency_headers).json()
+    tokens = place_devices(3, *CENTRE)
+    now = datetime.now(UTC)
+    first_lease, second_lease = now - timedelta(seconds=1), now + timedelta(seconds=60)
+    with session_scope() as session:
+        devices = session.execute(
+            select(Device.fcm_token, Device.id).where(Device.fcm_token.in_(tokens))
+        ).all()
+        delivery_of = {
+            device_id: delivery_id
+            for delivery_id, device_id in session.execute(
+                insert(Delivery)
+                .values(
+                    [
+                        {
+                            "notice_id": notice["id"],
+                            "device_id": device_id,
+                            "attempts": 1,
+                            "lease_until": second_lease,
+                        }
+                        for _, device_id in devices
+                    ]
+                )
+                .returning(Delivery.id, Delivery.device_id)
+            )
+        }
+    claims = [
+        repository.Claim(delivery_id=delivery_of[device_id], token=token, locale="en", attempts=2)
+        for token, device_id in devices
+    ]
+    sent = PushOutcome(message_id="projects/p/messages/1")
+    retry = PushOutcome(error_code="UNAVAILABLE", retryable=True)
+    failed = PushOutcome(error_code="INVALID_ARGUMENT")
+
+    with session_scope() as session:
+        repository.record_outcomes(
+            session,
+            claims,
+            [sent, retry, failed],
+            [None, now, None],
+            lease_until=first_lease,
+            now=now,
+        )
+
+    with session_scope() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.status, Delivery.lease_until, Delivery.attempts)
+        ).all()
+    by_id = {row[0]: row[1:] for row in rows}
+    sent_id, retry_id, failed_id = (claim.delivery_id for claim in claims)
+    assert by_id[sent_id][0] == DeliveryStatus.SENT
+    assert by_id[retry_id] == (DeliveryStatus.PENDING, second_lease, 1), "still B's"
+    assert by_id[failed_id] == (DeliveryStatus.PENDING, second_lease, 1), "still B's"
 
 
 def _scans(node: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
