@@ -138,7 +138,7 @@ def _template(
         excess = len(before) + token_bytes + len(after) - _ENVELOPE_BYTES - MAX_MESSAGE_BYTES
         if excess <= 0:
             return before, after
-        shorter = shortened(push, excess)
+        shorter = _shortened(push, excess)
         if shorter is None:
             return _invalid(f"Message is too big: {excess} bytes over {MAX_MESSAGE_BYTES}.")
         push = shorter
@@ -147,7 +147,7 @@ def _template(
 _ENVELOPE_BYTES: Final = len('{"message":}')
 
 
-def shortened(push: Push, excess: int) -> Push | None:
+def _shortened(push: Push, excess: int) -> Push | None:
     """The push with at least `excess` bytes less text, or None if nothing is left to cut.
 
     The body goes first, cut at a character and ended with an ellipsis: the app opens the
