@@ -90,21 +90,6 @@ def _no_nul(value: str) -> str:
 StoredText = Annotated[str, AfterValidator(_no_nul)]
 """A string outside a request body (a query parameter) that reaches the database."""
 
-
-class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        return _no_nul(value) if isinstance(value, str) else value
-
-
-Coordinate = Annotated[float, Field(allow_inf_nan=False)]
-# GeoJSON position: longitude, latitude and an optional altitude that is ignored.
-Position = Annotated[list[Coordinate], Field(min_length=2, max_length=3)]
-
-
 MAX_URL_CHARS = 2048
 """The length of the columns URLs are stored in."""
 
@@ -122,6 +107,20 @@ def _fits_url_column(url: HttpUrl) -> HttpUrl:
 
 
 StoredUrl = Annotated[HttpUrl, AfterValidator(_fits_url_column)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return _no_nul(value) if isinstance(value, str) else value
+
+
+Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+# GeoJSON position: longitude, latitude and an optional altitude that is ignored.
+Position = Annotated[list[Coordinate], Field(min_length=2, max_length=3)]
 
 
 def _closed(ring: list[list[float]]) -> list[list[float]]:
