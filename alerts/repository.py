@@ -141,12 +141,10 @@ def recent_login_failures(
 
 
 def add_login_failure(session: Session, *, email: str, forget_before: datetime) -> None:
-    """Count a failed login; the email's failures older than `forget_before` count no more."""
-    session.execute(
-        delete(LoginFailure).where(
-            LoginFailure.email == email, LoginFailure.failed_at < forget_before
-        )
-    )
+    """Count a failed login, and forget every failure older than `forget_before`, whatever
+    email it named: guesses spread over many emails, each named once, would otherwise stay
+    forever. The table holds one window of failures, so the sweep is short."""
+    session.execute(delete(LoginFailure).where(LoginFailure.failed_at < forget_before))
     session.add(LoginFailure(email=email))
 
 

@@ -140,6 +140,22 @@ def test_guessing_one_account_is_refused_after_the_allowed_failures(
     log_in(api, ANA)
 
 
+def test_failures_older_than_the_window_are_forgotten_whatever_email_they_named(
+    api: httpx.Client,
+) -> None:
+    _failed_logins(api, "once@hexcast.example", 1)
+    with session_scope() as session:
+        session.execute(
+            text("UPDATE operator_login_failures SET failed_at = failed_at - interval '16 minutes'")
+        )
+
+    _failed_logins(api, "nobody@hexcast.example", 1)
+
+    with session_scope() as session:
+        emails = session.scalars(text("SELECT email FROM operator_login_failures")).all()
+    assert emails == ["nobody@hexcast.example"]
+
+
 def test_unknown_emails_are_throttled_like_accounts(api: httpx.Client) -> None:
     nobody = "nobody@hexcast.example"
     _failed_logins(api, nobody, get_settings().login_failures_allowed)
