@@ -31,7 +31,7 @@ few dozen cells; resolution 5 (about 250 km2) its edges. At 1,000,000 devices th
 holds about 260,000 rows."""
 TALLY_BUCKET: Final = timedelta(hours=1)
 _BUCKET_ORIGIN: Final = datetime(2000, 1, 1, tzinfo=UTC)
-_REFRESH_LOCK: Final = 0x68657874616C6C79  # "hextally": one refresh at a time
+REFRESH_LOCK: Final = 0x68657874616C6C79  # "hextally": one refresh at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +226,7 @@ _STAMP = text(
 def refresh_tallies(session: Session, *, now: datetime, window: timedelta) -> TallyRun | None:
     """Count the devices located within `window` of `now` into the tally, writing only the
     rows that changed; None if another refresh holds the tally."""
-    if not session.scalar(select(func.pg_try_advisory_xact_lock(_REFRESH_LOCK))):
+    if not session.scalar(select(func.pg_try_advisory_xact_lock(REFRESH_LOCK))):
         return None
     finest = max(TALLY_RESOLUTIONS)
     coarse = [r for r in TALLY_RESOLUTIONS if r != finest]
