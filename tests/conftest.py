@@ -5,6 +5,7 @@ reads them."""
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -144,6 +145,7 @@ class Service:
         self.env = {**os.environ, **(env or {})}
         self.log = RUN_DIR / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.log_start = 0  # where the current run's lines begin in the log
         self.revivals = 0
         self._lock = threading.RLock()
 
@@ -165,6 +167,7 @@ class Service:
     def _start(self, timeout: float) -> None:
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         offset = self.log.stat().st_size if self.log.exists() else 0
+        self.log_start = offset
         self.process = subprocess.Popen(
             self.args,
             cwd=ROOT,
@@ -182,6 +185,12 @@ class Service:
                 return self.ready(log.read())
 
         wait_until(up, timeout=timeout, what=self.name)
+
+    def run_log(self) -> str:
+        """What the current run has written so far."""
+        with self.log.open("rb") as log:
+            log.seek(self.log_start)
+            return log.read().decode(errors="replace")
 
     def stop(self) -> None:
         """Ask it to shut down (a worker finishes its running tasks first); kill it after
@@ -225,6 +234,63 @@ def supervised(services: list[Service]) -> Iterator[None]:
     finally:
         done.set()
         watcher.join()
+
+
+# A Celery worker logs every task it takes and how that attempt ended (app/trace.py).
+_TASK_LINE = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[0-9a-f-]{36})\] (?P<outcome>\w+)")
+_DISCARDED = re.compile(r"Discarding revoked task: (?P<name>[\w.]+)\[(?P<id>[0-9a-f-]{36})\]")
+
+
+def _tasks_in(log: str) -> tuple[list[tuple[str, str]], set[str]]:
+    """The (name, id) of each task received, in order, and the ids whose attempt ended."""
+    received: list[tuple[str, str]] = []
+    ended: set[str] = set()
+    for line in log.splitlines():
+        if match := _TASK_LINE.search(line):
+            if match["outcome"] == "received":
+                received.append((match["name"], match["id"]))
+            else:
+                ended.add(match["id"])
+        elif match := _DISCARDED.search(line):
+            ended.add(match["id"])
+    return received, ended
+
+
+def drain(worker: Service, *, timeout: float = 60) -> None:
+    """Wait until `worker` has finished every task queued before this call.
+
+    The proof, instead of a sleep: a no-op task sent to each queue behind everything queued
+    so far is taken only after every earlier message of that queue (one consumer, one
+    message a process at a time), so once each has run, every task the worker received
+    before it must have ended too. Tasks queued later, such as beat's next run, are not
+    waited for."""
+    from kit.celery import celery_app
+
+    queues = {q.name for q in celery_app.amqp.queues.values()}
+    sentinels = {celery_app.send_task("celery.accumulate", queue=q).id for q in queues}
+
+    def finished() -> bool:
+        received, ended = _tasks_in(worker.run_log())
+        ids = [task_id for _, task_id in received]
+        if not sentinels <= ended:
+            return False
+        last = max(ids.index(s) for s in sentinels)
+        return set(ids[:last]) <= ended
+
+    wait_until(finished, timeout=timeout, what=f"{worker.name} to finish its queued tasks")
+
+
+def wait_for_runs(worker: Service, task: str, *, runs: int, timeout: float = 60) -> None:
+    """Wait until `runs` runs of `task` that the worker received after this call have ended
+    (beat's periodic tasks: a run started after an event has seen it)."""
+    before = {task_id for _, task_id in _tasks_in(worker.run_log())[0]}
+
+    def done() -> bool:
+        received, ended = _tasks_in(worker.run_log())
+        new = {i for name, i in received if name == task and i not in before}
+        return len(new & ended) >= runs
+
+    wait_until(done, timeout=timeout, what=f"{runs} runs of {task}")
 
 
 def celery_worker(name: str, *, concurrency: int = 2, **settings: str) -> Service:

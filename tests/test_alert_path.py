@@ -2,14 +2,13 @@
 and the FCM sandbox: every device inside the circle gets exactly one pop-up, none far outside."""
 
 import random
-import time
 from collections import Counter
 from datetime import timedelta
 
 import httpx
 
 from geo.sphere import destination
-from tests.conftest import Sandbox, wait_until
+from tests.conftest import Sandbox, Service, drain, wait_until
 from tests.helpers import notice_body, register_device, report_location, scatter
 
 WEA_OVERSHOOT_M = 161.0  # 0.1 mile, the bound WEA sets for AMBER alerts
@@ -33,7 +32,7 @@ def _wait_for_broadcast(
 
 def test_every_device_inside_gets_one_popup_and_none_far_outside(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -63,7 +62,7 @@ def test_every_device_inside_gets_one_popup_and_none_far_outside(
     assert submitted.status_code == 201, submitted.text
     notice = submitted.json()
     assert notice["status"] == "pending"
-    time.sleep(0.5)
+    drain(worker)
     assert sandbox.messages() == [], "nothing is sent before approval"
 
     approved = api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers)
@@ -84,7 +83,7 @@ def test_every_device_inside_gets_one_popup_and_none_far_outside(
 
 def test_message_is_high_priority_expiring_and_collapses_per_notice(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -120,7 +119,7 @@ def test_message_is_high_priority_expiring_and_collapses_per_notice(
 
 def test_a_notice_too_long_for_one_fcm_message_still_reaches_everyone(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -153,7 +152,7 @@ def test_a_notice_too_long_for_one_fcm_message_still_reaches_everyone(
 
 def test_a_pending_or_rejected_notice_sends_nothing(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -170,13 +169,13 @@ def test_a_pending_or_rejected_notice_sends_nothing(
     assert rejected.json()["status"] == "rejected"
     again = api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers)
     assert again.status_code == 409
-    time.sleep(1.5)
+    drain(worker)
     assert sandbox.messages() == []
 
 
 def test_a_notice_reaches_only_devices_located_within_its_window(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],

@@ -2,7 +2,6 @@
 sandbox: chunks, FCM errors as FCM documents them, delivery stats and the metrics endpoint."""
 
 import json
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from kit.models import Delivery, DeliveryStatus, Device, DispatchChunk, Notice
 from notifier import repository
 from notifier.channel import PushOutcome
 from notifier.dispatch import decode_ranges
-from tests.conftest import Sandbox, wait_until
+from tests.conftest import Sandbox, Service, drain, wait_for_runs, wait_until
 from tests.helpers import (
     delivery_stats,
     notice_body,
@@ -111,7 +110,7 @@ def _in(cell: int, ranges: list[CellRange]) -> bool:
 
 def test_a_broadcast_is_cut_into_balanced_chunks_and_reaches_each_device_once(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -142,7 +141,7 @@ def test_a_broadcast_is_cut_into_balanced_chunks_and_reaches_each_device_once(
 
 def test_a_round_is_written_once_and_a_later_round_reaches_only_new_devices(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -155,7 +154,7 @@ def test_a_round_is_written_once_and_a_later_round_reaches_only_new_devices(
     far = place_devices(30, CENTRE[0] + 0.02, CENTRE[1], prefix="far", within_m=200, seed=1)
 
     celery_app.send_task("notifier.broadcast", args=[notice_id, 1])
-    time.sleep(2)
+    drain(worker)
     assert len(_chunks(notice_id)) == 1, "round 1 exists: asking again writes nothing"
     assert len(sandbox.messages()) == 40
 
@@ -176,7 +175,7 @@ def test_a_round_is_written_once_and_a_later_round_reaches_only_new_devices(
 
 def test_unregistered_tokens_are_deactivated_and_not_targeted_by_the_next_notice(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -212,7 +211,7 @@ def test_unregistered_tokens_are_deactivated_and_not_targeted_by_the_next_notice
 @pytest.mark.parametrize("code", ["INVALID_ARGUMENT", "THIRD_PARTY_AUTH_ERROR"])
 def test_a_final_error_is_recorded_not_retried_and_keeps_the_token(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -225,7 +224,7 @@ def test_a_final_error_is_recorded_not_retried_and_keeps_the_token(
     notice_id = _notice(api, agency_headers, operator_headers)
     stats = wait_for_dispatch(api, operator_headers, notice_id, timeout=30)
     rejected = sandbox.stats()["rejected"][code]
-    time.sleep(2)  # four reconciler runs: none may try again
+    wait_for_runs(worker, "notifier.reconcile", runs=2)  # none may try again
 
     assert stats["failed_by_reason"] == {code: 3}
     assert stats["retrying"] == 0
@@ -240,7 +239,7 @@ def test_a_final_error_is_recorded_not_retried_and_keeps_the_token(
 
 def test_retries_stop_when_the_notice_would_have_expired(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],

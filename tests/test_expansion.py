@@ -1,14 +1,14 @@
 """A notice widens by planned steps, as Tuanyuan widens alerts with time: each step reaches
 the devices not notified yet, and no device is ever notified twice for a notice."""
 
-import time
 from collections import Counter
+from datetime import UTC, datetime
 
 import httpx
 
 from geo.sphere import destination
 from kit.celery import celery_app
-from tests.conftest import Sandbox, wait_until
+from tests.conftest import Sandbox, Service, drain, wait_until
 from tests.helpers import notice_body, register_device, report_location
 
 CENTRE = (52.52, 13.405)
@@ -23,7 +23,7 @@ def _expand_now() -> None:
 
 def test_each_step_reaches_only_devices_not_yet_notified(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -42,7 +42,8 @@ def test_each_step_reaches_only_devices_not_yet_notified(
         json={
             "steps": [
                 {"after_minutes": 0.05, "radius_km": 5},
-                {"after_minutes": 0.15, "radius_km": 10},
+                # Far enough behind the first that a slow machine does not apply both at once.
+                {"after_minutes": 0.3, "radius_km": 10},
             ]
         },
     )
@@ -53,7 +54,11 @@ def test_each_step_reaches_only_devices_not_yet_notified(
     received = lambda: Counter(m["message"]["token"] for m in sandbox.messages())  # noqa: E731
     wait_until(lambda: received() == {"at-1km": 1}, timeout=30, what="the first circle")
 
-    time.sleep(3.5)  # past the first step, not the second
+    due = [
+        datetime.fromisoformat(s["due_at"])
+        for s in api.get(f"{url}/expansion", headers=operator_headers).json()["steps"]
+    ]
+    wait_until(lambda: datetime.now(UTC) >= due[0], timeout=30, what="the first step's time")
     _expand_now()
     wait_until(lambda: "at-3km" in received(), timeout=30, what="the first step")
     schedule = api.get(f"{url}/expansion", headers=operator_headers).json()
@@ -68,7 +73,7 @@ def test_each_step_reaches_only_devices_not_yet_notified(
     # Beat and a repeated broadcast after the last step change nothing.
     _expand_now()
     celery_app.send_task("notifier.broadcast", args=[notice["id"], 99])
-    time.sleep(2)
+    drain(worker)
 
     assert received() == {"at-1km": 1, "at-3km": 1, "at-7km": 1}
     stats = api.get(f"{url}/deliveries", headers=operator_headers).json()

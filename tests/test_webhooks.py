@@ -17,7 +17,7 @@ import pytest
 
 from alerts.webhooks import verify_signature
 from kit.celery import celery_app
-from tests.conftest import wait_until
+from tests.conftest import Service, drain, wait_until
 from tests.helpers import create_agency, notice_body, register_device
 
 
@@ -151,7 +151,7 @@ def _assert_signed(delivery: Delivery, secret: str) -> None:
 
 def test_a_sighting_reaches_the_agency_signed_and_retried_after_a_500(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     receiver: Receiver,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -197,7 +197,7 @@ def test_a_sighting_reaches_the_agency_signed_and_retried_after_a_500(
 
 def test_each_status_change_is_an_event(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     receiver: Receiver,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -241,7 +241,7 @@ def test_each_status_change_is_an_event(
 
 def test_a_4xx_answer_is_not_retried(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     receiver: Receiver,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -253,13 +253,13 @@ def test_a_4xx_answer_is_not_retried(
 
     [event] = _settled_events(api, agency_headers, 1)
     assert (event["status"], event["attempts"], event["last_status_code"]) == ("failed", 1, 400)
-    time.sleep(1.5)
+    drain(worker)
     assert len(receiver.deliveries) == 1
 
 
 def test_a_failing_receiver_is_tried_max_attempts_times_then_the_event_fails(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     receiver: Receiver,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -280,7 +280,7 @@ def test_a_failing_receiver_is_tried_max_attempts_times_then_the_event_fails(
 
 def test_429_retry_after_is_honoured(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     receiver: Receiver,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -299,7 +299,7 @@ def test_429_retry_after_is_honoured(
 
 def test_an_unreachable_receiver_is_retried_and_the_error_recorded(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
 ) -> None:
@@ -317,7 +317,7 @@ def test_an_unreachable_receiver_is_retried_and_the_error_recorded(
 
 def test_an_event_whose_queued_task_was_lost_is_delivered_by_the_beat_requeue(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     receiver: Receiver,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
@@ -332,7 +332,7 @@ def test_an_event_whose_queued_task_was_lost_is_delivered_by_the_beat_requeue(
         assert celery_app.control.purge() >= 1
     finally:
         assert celery_app.control.add_consumer("hexcast", reply=True, timeout=10)
-    time.sleep(1)
+    drain(worker)
     assert receiver.deliveries == []
     assert [e["status"] for e in _events(api, agency_headers)] == ["pending"]
 
