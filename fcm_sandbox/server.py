@@ -10,6 +10,7 @@ Every other route goes to the Starlette app through a minimal ASGI call.
 import asyncio
 import contextlib
 import logging
+import signal
 from collections import deque
 from collections.abc import MutableMapping
 from typing import Any, Final, cast
@@ -56,8 +57,9 @@ class _Reply:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, sandbox: Sandbox, access_log: bool) -> None:
+    def __init__(self, sandbox: Sandbox, access_log: bool, live: set["_Connection"]) -> None:
         self._sandbox = sandbox
+        self._live = live
         self._access_log = access_log
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
@@ -68,9 +70,15 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._live.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._live.discard(self)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -199,13 +207,32 @@ class _Connection(asyncio.Protocol):
             log.info('"%s %s" %d', method, path, status)
 
 
+# How long a shutdown waits for the connections it closed to go.
+SHUTDOWN_SECONDS: Final = 3.0
+
+
 async def _serve(sandbox: Sandbox, host: str, port: int, access_log: bool) -> None:
+    """Serve until cancelled (SIGINT or SIGTERM), then close every connection: a client's
+    idle keep-alive connection (a worker's pool holds several) must not hold the shutdown
+    open until a second signal."""
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    live: set[_Connection] = set()
     server = await loop.create_server(
-        lambda: _Connection(sandbox, access_log), host, port, reuse_address=True, backlog=1024
+        lambda: _Connection(sandbox, access_log, live), host, port, reuse_address=True, backlog=1024
     )
-    async with server:
+    try:
         await server.serve_forever()
+    except asyncio.CancelledError:
+        log.info("shutting down")
+    finally:
+        server.close()
+        for connection in list(live):
+            connection.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), SHUTDOWN_SECONDS)
 
 
 def serve(sandbox: Sandbox, *, host: str, port: int, access_log: bool = False) -> None:
