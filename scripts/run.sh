@@ -8,12 +8,15 @@ cd "$root"
 
 api_port="${HEXCAST_API_PORT:-8000}"
 sandbox_port="${HEXCAST_SANDBOX_PORT:-8765}"
+state="${HEXCAST_STACK_DIR:-$root/.stack}"
 export HEXCAST_ENVIRONMENT="${HEXCAST_ENVIRONMENT:-development}"
+export HEXCAST_DATABASE_URL="${HEXCAST_DATABASE_URL:-postgresql+psycopg://hexcast@127.0.0.1:${HEXCAST_PG_PORT:-54329}/hexcast}"
+export HEXCAST_BROKER_URL="${HEXCAST_BROKER_URL:-redis://127.0.0.1:${HEXCAST_REDIS_PORT:-63799}/0}"
 export HEXCAST_FCM_PROJECT_ID="${HEXCAST_FCM_PROJECT_ID:-hexcast-dev}"
 export HEXCAST_FCM_ENDPOINT="${HEXCAST_FCM_ENDPOINT:-http://127.0.0.1:$sandbox_port}"
-export HEXCAST_FCM_CREDENTIALS_FILE="${HEXCAST_FCM_CREDENTIALS_FILE:-$root/.stack/fcm-credentials.json}"
+export HEXCAST_FCM_CREDENTIALS_FILE="${HEXCAST_FCM_CREDENTIALS_FILE:-$state/fcm-credentials.json}"
 export HEXCAST_API_URL="http://127.0.0.1:$api_port"
-logs="$root/.stack/logs"
+logs="$state/logs"
 
 scripts/bootstrap.sh
 stack_was_stopped=0
@@ -22,21 +25,34 @@ stack_was_stopped=0
 scripts/stack.sh start
 mkdir -p "$logs"
 
+# Each child runs in a process group of its own (setsid), so that Ctrl-C reaches only this
+# script, which stops them in order, and so that a kill takes a worker's pool with it.
 pids=()
+grace_seconds="${HEXCAST_STOP_GRACE_SECONDS:-5}"
+alive() { local pid; for pid in "$@"; do kill -0 -- "-$pid" 2>/dev/null && return 0; done; return 1; }
 cleanup() {
   trap - EXIT INT TERM
   echo "[run] stopping" >&2
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for _ in $(seq $((grace_seconds * 10))); do alive "${pids[@]}" || break; sleep 0.1; done
+  for pid in "${pids[@]}"; do
+    if kill -0 -- "-$pid" 2>/dev/null; then
+      echo "[run] $pid did not stop within ${grace_seconds}s; killing it" >&2
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+  done
   wait 2>/dev/null || true
-  [ "$stack_was_stopped" = 1 ] && scripts/stack.sh stop
+  if [ "$stack_was_stopped" = 1 ]; then scripts/stack.sh stop; fi
+  echo "[run] stopped" >&2
 }
 trap cleanup EXIT INT TERM
 
 start() {  # name, command...
   local name=$1; shift
-  "$@" >"$logs/$name.log" 2>&1 &
+  setsid "$@" >"$logs/$name.log" 2>&1 &
   pids+=($!)
-  echo "[run] $name started (log: .stack/logs/$name.log)" >&2
+  echo "[run] $name started (log: $logs/$name.log)" >&2
 }
 
 wait_http() {  # url, name
@@ -58,7 +74,7 @@ wait_http "$HEXCAST_FCM_ENDPOINT/healthz" "the FCM sandbox"
 start api .venv/bin/uvicorn alerts.api:app --host 127.0.0.1 --port "$api_port"
 start worker .venv/bin/celery -A kit.celery:celery_app worker --loglevel INFO
 start beat .venv/bin/celery -A kit.celery:celery_app beat --loglevel INFO \
-  --schedule "$root/.stack/celerybeat-schedule"
+  --schedule "$state/celerybeat-schedule"
 wait_http "$HEXCAST_API_URL/healthz" "the API"
 
 .venv/bin/python scripts/demo.py
@@ -69,7 +85,7 @@ hexcast is running.
   API and OpenAPI docs   $HEXCAST_API_URL/docs
   FCM sandbox messages   $HEXCAST_FCM_ENDPOINT/sandbox/messages
   Operator credential    Authorization: Bearer ${HEXCAST_OPERATOR_TOKEN:-dev-operator-token}
-  Logs                   .stack/logs/
+  Logs                   $logs/
 Send another demo notice:  .venv/bin/python scripts/demo.py --devices 0
 Stop with Ctrl-C.
 MSG

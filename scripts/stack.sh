@@ -3,6 +3,7 @@
 #   scripts/stack.sh install   apt-install what is missing (needs root)
 #   scripts/stack.sh start     install if needed, init on first use, start (idempotent)
 #   scripts/stack.sh stop      stop both (idempotent)
+#   scripts/stack.sh destroy   stop both and delete their data
 #   scripts/stack.sh status
 set -euo pipefail
 
@@ -14,11 +15,12 @@ pg_version=15
 pg_bin="/usr/lib/postgresql/$pg_version/bin"
 pg_data="$state/pg"
 # As root the cluster belongs to the postgres user, which may not reach the checkout (a clone
-# under /root, say); then the cluster lives in a directory named after the checkout instead.
+# under /root, or a private temporary directory); then the cluster lives in a directory named
+# after the state directory instead.
 if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
   mkdir -p "$state"
   if ! runuser -u postgres -- test -x "$state"; then
-    pg_data="/var/lib/hexcast/$(echo -n "$root" | sha256sum | cut -c1-12)/pg"
+    pg_data="/var/lib/hexcast/$(echo -n "$state" | sha256sum | cut -c1-12)/pg"
     mkdir -p "$(dirname "$pg_data")"
   fi
 fi
@@ -126,6 +128,7 @@ case "${1:-}" in
   install) install ;;
   start) install; start_postgres; start_redis ;;
   stop) stop ;;
+  destroy) stop; rm -rf "$pg_data" "$state" ;;
   status) status ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|destroy|status" >&2; exit 2 ;;
 esac
