@@ -1,10 +1,12 @@
 """`make run` as a newcomer uses it: the whole service on a stack of its own, then Ctrl-C.
 Every process it started is gone within seconds, and so is the stack it started."""
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +14,10 @@ from pathlib import Path
 from tests.conftest import ROOT, wait_until
 
 STOP_WITHIN_S = 15
+_AS_AT_A_TERMINAL = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def _free_port() -> int:
@@ -59,9 +65,12 @@ def test_ctrl_c_stops_every_process_and_the_stack_that_run_started(tmp_path: Pat
     env.update({f"HEXCAST_{name}_PORT": str(port) for name, port in ports.items()})
     env["HEXCAST_STACK_DIR"] = str(tmp_path / "stack")
     stack = [str(ROOT / "scripts" / "stack.sh")]
-    # A terminal's Ctrl-C goes to its foreground process group: run.sh gets a group of its own.
+    # A terminal's Ctrl-C goes to its foreground process group: run.sh gets a group of its own,
+    # and SIGINT at its default, as at a terminal. Started from a background job of a script
+    # (as a CI runner may start the suite), SIGINT is ignored, and a shell cannot trap a
+    # signal that was ignored when it started.
     run = subprocess.Popen(
-        [str(ROOT / "scripts" / "run.sh")],
+        [sys.executable, "-c", _AS_AT_A_TERMINAL, str(ROOT / "scripts" / "run.sh")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -69,6 +78,7 @@ def test_ctrl_c_stops_every_process_and_the_stack_that_run_started(tmp_path: Pat
         start_new_session=True,
     )
     output: list[str] = []
+    started: set[int] = set()
     reader = threading.Thread(
         target=lambda: output.extend(line.decode() for line in iter(run.stdout.readline, b"")),  # type: ignore[union-attr]
         daemon=True,
@@ -87,7 +97,13 @@ def test_ctrl_c_stops_every_process_and_the_stack_that_run_started(tmp_path: Pat
 
         began = time.monotonic()
         os.killpg(run.pid, signal.SIGINT)
-        run.wait(timeout=STOP_WITHIN_S)
+        try:
+            run.wait(timeout=STOP_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            alive = sorted(pid for pid in started if _alive(pid))
+            raise AssertionError(
+                f"still running; alive {alive}:\n{''.join(output[-15:])}"
+            ) from None
         took = time.monotonic() - began
         reader.join(timeout=5)
 
@@ -98,6 +114,7 @@ def test_ctrl_c_stops_every_process_and_the_stack_that_run_started(tmp_path: Pat
         status = subprocess.run([*stack, "status"], env=env, capture_output=True, text=True)
         assert status.stdout.count("stopped") == 2, status.stdout
     finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
+        for pid in [run.pid, *started]:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         subprocess.run([*stack, "destroy"], env=env, capture_output=True, check=False)
