@@ -11,7 +11,7 @@ flaky:  ## the suite (or TESTS=...) N times (default 3) in random order, to find
 
 lint:
 	scripts/bootstrap.sh
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports
 
 stack-start:
 	scripts/stack.sh start

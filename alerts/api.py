@@ -3,19 +3,16 @@
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from alerts.endpoints import (
-    accounts,
-    audit,
-    cap,
-    devices,
-    keys,
-    operator,
-    partner,
-    sightings,
-    webhooks,
-)
+from alerts.accounts import endpoints as accounts
+from alerts.audit import endpoints as audit
+from alerts.cap import endpoints as cap
+from alerts.devices import endpoints as devices
 from alerts.errors import install_error_handler
+from alerts.expansion import endpoints as expansion
 from alerts.metrics import metrics_registry
+from alerts.notices import endpoints as notices
+from alerts.reach import endpoints as reach
+from alerts.webhooks import endpoints as webhooks
 from kit.logging import configure_logging
 
 DESCRIPTION = """
@@ -31,15 +28,21 @@ def create_app() -> FastAPI:
     configure_logging()
     app = FastAPI(title="hexcast", version="0.1.0", description=DESCRIPTION)
     install_error_handler(app)
-    app.include_router(partner.router)
-    app.include_router(operator.router)
-    app.include_router(accounts.router)
-    app.include_router(keys.router)
-    app.include_router(audit.router)
-    app.include_router(devices.router)
-    app.include_router(sightings.router)
-    app.include_router(webhooks.router)
-    app.include_router(cap.router)
+    for router in (
+        notices.agency_router,
+        accounts.agency_router,
+        notices.operator_router,
+        expansion.router,
+        reach.router,
+        accounts.router,
+        accounts.key_router,
+        audit.router,
+        devices.router,
+        devices.sighting_router,
+        webhooks.router,
+        cap.router,
+    ):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -16,9 +16,11 @@ from fastapi import Depends, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from alerts import accounts, repository
-from alerts.audit import Actor
-from alerts.credentials import hash_secret
+from alerts.accounts import repository as account_repository
+from alerts.accounts import service as account_service
+from alerts.accounts.credentials import hash_secret
+from alerts.audit.service import Actor
+from alerts.devices import repository as device_repository
 from alerts.errors import Forbidden, Unauthenticated
 from kit.db import session_scope
 from kit.models import Agency, AgencyKey, Device, KeyScope, Operator, OperatorRole
@@ -36,11 +38,13 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 _agency_key = APIKeyHeader(
     name="X-API-Key", scheme_name="AgencyKey", auto_error=False, description="Agency API key"
 )
+
 _operator_bearer = HTTPBearer(
     scheme_name="OperatorToken",
     auto_error=False,
     description="Operator session token from POST /v1/operator/login",
 )
+
 _device_key = APIKeyHeader(
     name="X-Device-Key", scheme_name="DeviceKey", auto_error=False, description="Device key"
 )
@@ -72,7 +76,7 @@ def identify_caller(
     roles: set[Role] = set()
     agency_key = device = operator = operator_session_id = None
     if api_key:
-        agency_key = repository.agency_key_by_hash(session, hash_secret(api_key))
+        agency_key = account_repository.agency_key_by_hash(session, hash_secret(api_key))
         if agency_key is None:
             raise Unauthenticated("unknown API key")
         if agency_key.revoked_at is not None:
@@ -81,10 +85,12 @@ def identify_caller(
             raise Unauthenticated("expired API key")
         roles.add(Role.AGENCY)
     if bearer:
-        operator, operator_session_id = accounts.session_operator(session, bearer.credentials)
+        operator, operator_session_id = account_service.session_operator(
+            session, bearer.credentials
+        )
         roles.add(Role.OPERATOR)
     if device_key:
-        device = repository.device_by_credential_hash(session, hash_secret(device_key))
+        device = device_repository.device_by_credential_hash(session, hash_secret(device_key))
         if device is None:
             raise Unauthenticated("unknown device key")
         roles.add(Role.DEVICE)
@@ -138,7 +144,7 @@ def current_admin(caller: CallerDep) -> Operator:
 
 
 def operator_actor(caller: CallerDep) -> Actor:
-    return accounts.operator_actor(current_operator(caller), caller.operator_session_id)
+    return account_service.operator_actor(current_operator(caller), caller.operator_session_id)
 
 
 def current_device(caller: CallerDep) -> Device:
@@ -148,9 +154,15 @@ def current_device(caller: CallerDep) -> Device:
 
 
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
+
 AgencyWriter = Annotated[AgencyKey, Depends(agency_writer)]
+
 CurrentDevice = Annotated[Device, Depends(current_device)]
+
 CurrentOperator = Annotated[Operator, Depends(current_operator)]
+
 OperatorActor = Annotated[Actor, Depends(operator_actor)]
+
 OperatorOnly = Depends(current_operator)
+
 AdminOnly = Depends(current_admin)

@@ -9,22 +9,24 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alerts import repository
+from alerts.notices.repository import notice_status_counts
 from geo.tallies import last_tallied_at
 from kit.db import session_scope
 from kit.models import NoticeStatus
+from notifier import stats
 
 
 class DispatchCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = datetime.now(UTC)
         with session_scope() as session:
-            snapshot = repository.dispatch_snapshot(session, now=now)
+            notice_counts = notice_status_counts(session)
+            snapshot = stats.dispatch_snapshot(session, now=now)
             tallied_at = last_tallied_at(session)
 
         notices = GaugeMetricFamily("hexcast_notices", "Notices by status", labels=["status"])
         for status in NoticeStatus:
-            notices.add_metric([status.value], snapshot.notices.get(status, 0))
+            notices.add_metric([status.value], notice_counts.get(status, 0))
         yield notices
 
         deliveries = GaugeMetricFamily(

@@ -37,10 +37,11 @@ from sqlalchemy import ClauseElement, Engine, text
 from sqlalchemy.orm import Session
 
 from bench import RESULTS_DIR, ROOT, population
-from geo.regions import Circle, cover_circle
+from geo.regions import CellRange, Circle, Region, cover_circle
 from geo.selection import count_recipients, select_recipients
 from geo.tallies import TallyPolicy
 from kit.config import Settings
+from kit.models import Device
 
 BENCH_DB = "hexcast_bench"
 PG_PORT = int(os.environ.get("HEXCAST_PG_PORT", "54329"))
@@ -100,6 +101,13 @@ COLUMNS: tuple[tuple[str, Callable[[Row], str]], ...] = (
     ("cover ms", lambda r: f"{r.cover_ms:.1f}"),
     ("ranges", lambda r: f"{r.ranges:,}"),
 )
+
+
+def _recipients(region: Region, ranges: Sequence[CellRange], since: datetime) -> Any:
+    """What a sending worker needs of each recipient, as every side streams it."""
+    return select_recipients(
+        region, ranges, columns=[Device.id, Device.fcm_token, Device.locale], fresh_since=since
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -230,7 +238,10 @@ def _measure(
         [
             i.bytes
             for i in _stream(
-                engine, select_recipients(region, ranges, fresh_since=since), None, _ids
+                engine,
+                _recipients(region, ranges, since),
+                None,
+                _ids,
             )
         ],
         dtype=fresh.ids.dtype,
@@ -253,13 +264,16 @@ def _measure(
     hexcast_db_ms: list[float] = []
     naive_db_ms: list[float] = []
     naive = 0
-    with _floor_table(engine, select_recipients(region, ranges, fresh_since=since)):
+    with _floor_table(engine, _recipients(region, ranges, since)):
         for _ in range(runs):
             started = time.perf_counter()
             run_ranges = cover_circle(circle)
             cover_ms.append(_ms_since(started))
             streamed = _stream(
-                engine, select_recipients(region, run_ranges, fresh_since=since), None, _count
+                engine,
+                _recipients(region, run_ranges, since),
+                None,
+                _count,
             )
             hexcast_ms.append(_ms_since(started))
             assert streamed == len(selected), "a timed run streamed a different selection"
@@ -277,7 +291,11 @@ def _measure(
             if count.tallied_at is None:
                 assert count.devices == len(selected), "the preview disagrees with the selection"
             hexcast_db_ms.append(
-                _db_ms(engine, select_recipients(region, run_ranges, fresh_since=since), None)
+                _db_ms(
+                    engine,
+                    _recipients(region, run_ranges, since),
+                    None,
+                )
             )
             naive_db_ms.append(_db_ms(engine, NAIVE, naive_params))
     ratios = [n / h for n, h in zip(naive_ms, hexcast_ms, strict=True)]
@@ -312,12 +330,12 @@ def _measure(
 
 def _tally(settings: Settings) -> tuple[float, TallyPolicy]:
     """Take the device tally, as beat does every minute, and the policy the API reads it by."""
-    from alerts import service
+    from geo.tallies import refresh_tallies
     from kit.db import session_scope
 
     started = time.perf_counter()
     with session_scope() as session:
-        service.tally_devices(session, now=datetime.now(UTC))
+        refresh_tallies(session, now=datetime.now(UTC))
     tally_s = time.perf_counter() - started
     _log(f"device tally taken in {tally_s:.2f} s")
     return round(tally_s, 2), TallyPolicy(

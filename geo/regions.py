@@ -341,3 +341,13 @@ def merge_ranges(ranges: Iterable[CellRange]) -> list[CellRange]:
         else:
             merged.append(r)
     return merged
+
+
+def target_region(
+    areas: list[dict[str, Any]] | None, *, lat: float, lon: float, radius_km: float | None
+) -> Region:
+    """A notice's target: its drawn areas, or else the circle round its last-seen place."""
+    if areas:
+        return region_from_json(areas)
+    assert radius_km is not None, "a notice without areas has a radius"
+    return (Circle(lat, lon, radius_km * 1000.0),)

@@ -5,6 +5,7 @@ longitude/latitude for GeoJSON polygons."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
@@ -51,16 +52,18 @@ def select_recipients(
     region: Region,
     ranges: Sequence[CellRange],
     *,
+    columns: Sequence[Any],
     fresh_since: datetime,
     test_devices_only: bool = False,
 ) -> Select:  # type: ignore[type-arg]
-    """Active devices with a location newer than `fresh_since` inside `region`, restricted to
-    `ranges` (a cover of the region, or one chunk of it), and to test devices if asked (Test
-    and Exercise notices). Yields (device id, token, locale).
+    """`columns` of the active devices with a location newer than `fresh_since` inside
+    `region`, restricted to `ranges` (a cover of the region, or one chunk of it), and to test
+    devices if asked (Test and Exercise notices). The caller names the columns: geo selects
+    places, whatever a device is reached by.
     """
     scan = _cover(ranges)
     recipients = (
-        select(Device.id, Device.fcm_token, Device.locale)
+        select(*columns)
         .select_from(scan)
         .join(Device, Device.h3_cell.between(scan.c.lo, scan.c.hi))
         .where(
@@ -133,7 +136,11 @@ def _count(
     if test_devices_only:
         in_inside = in_inside.where(Device.test_device)
     boundary = select_recipients(
-        region, boundary_ranges, fresh_since=fresh_since, test_devices_only=test_devices_only
+        region,
+        boundary_ranges,
+        columns=[Device.id],
+        fresh_since=fresh_since,
+        test_devices_only=test_devices_only,
     ).subquery()
     in_boundary = select(func.count()).select_from(boundary)
     return session.scalar(select(in_inside.scalar_subquery() + in_boundary.scalar_subquery())) or 0

@@ -32,6 +32,8 @@ holds about 260,000 rows."""
 TALLY_BUCKET: Final = timedelta(hours=1)
 _BUCKET_ORIGIN: Final = datetime(2000, 1, 1, tzinfo=UTC)
 REFRESH_LOCK: Final = 0x68657874616C6C79  # "hextally": one refresh at a time
+MAX_WINDOW_HOURS: Final = 720
+"""The longest location window a notice or a preview may use, and so what the tally covers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +225,9 @@ _STAMP = text(
 )
 
 
-def refresh_tallies(session: Session, *, now: datetime, window: timedelta) -> TallyRun | None:
+def refresh_tallies(
+    session: Session, *, now: datetime, window: timedelta = timedelta(hours=MAX_WINDOW_HOURS)
+) -> TallyRun | None:
     """Count the devices located within `window` of `now` into the tally, writing only the
     rows that changed; None if another refresh holds the tally."""
     if not session.scalar(select(func.pg_try_advisory_xact_lock(REFRESH_LOCK))):

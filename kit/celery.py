@@ -17,7 +17,15 @@ from kit.config import get_settings
 settings = get_settings()
 
 celery_app = Celery(
-    "hexcast", broker=settings.broker_url, include=["notifier.tasks", "alerts.tasks"]
+    "hexcast",
+    broker=settings.broker_url,
+    include=[
+        "notifier.tasks",
+        "geo.tasks",
+        "alerts.notices.tasks",
+        "alerts.expansion.tasks",
+        "alerts.webhooks.tasks",
+    ],
 )
 celery_app.conf.update(
     task_serializer="json",
@@ -48,7 +56,7 @@ celery_app.conf.update(
             "schedule": settings.webhook_requeue_seconds,
         },
         "tally-devices": {
-            "task": "alerts.tally_devices",
+            "task": "geo.tally_devices",
             "schedule": settings.tally_interval_seconds,
             "options": {"expires": settings.tally_interval_seconds},
         },

@@ -27,8 +27,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from geo.regions import Circle, Region, region_from_json
-
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -237,12 +235,6 @@ class Notice(Base):
     # How often the agency has updated the notice; CAP exports name each update by it.
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     revised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    def target_region(self) -> Region:
-        if self.target_areas:
-            return region_from_json(self.target_areas)
-        assert self.radius_km is not None, "a notice without areas has a radius"
-        return (Circle(self.last_seen_lat, self.last_seen_lon, self.radius_km * 1000.0),)
 
 
 class CapMessage(Base):

@@ -117,11 +117,9 @@ def recipient_cuts(
     """The cell of the `first`-th recipient in cell order, then of every `every`-th after it:
     where to cut the cover so that the first chunk has about `first` recipients and each
     other about `every`. One pass over the covering index."""
-    cells = (
-        select_recipients(region, ranges, fresh_since=fresh_since)
-        .with_only_columns(Device.h3_cell.label("cell"))
-        .subquery()
-    )
+    cells = select_recipients(
+        region, ranges, columns=[Device.h3_cell.label("cell")], fresh_since=fresh_since
+    ).subquery()
     numbered = select(
         cells.c.cell,
         func.row_number().over(order_by=cells.c.cell).label("n"),
@@ -188,7 +186,11 @@ def claim_recipients(
     id order. The unique (notice, device) constraint makes a re-run, a racing worker or a
     later round claim nothing twice."""
     recipients = select_recipients(
-        region, ranges, fresh_since=fresh_since, test_devices_only=test_devices_only
+        region,
+        ranges,
+        columns=[Device.id, Device.fcm_token, Device.locale],
+        fresh_since=fresh_since,
+        test_devices_only=test_devices_only,
     ).cte("recipients")
     claimed = (
         insert(Delivery)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from celery.signals import worker_process_init
 from sqlalchemy import select
 
-from geo.regions import CellRange, cover_region
+from geo.regions import CellRange, Region, cover_region, target_region
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit, session_scope
@@ -35,6 +35,15 @@ from notifier.ratelimit import SharedRateLimit
 from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
 
 log = logging.getLogger(__name__)
+
+
+def _target(notice: Notice) -> Region:
+    return target_region(
+        notice.target_areas,
+        lat=notice.last_seen_lat,
+        lon=notice.last_seen_lon,
+        radius_km=notice.radius_km,
+    )
 
 
 @lru_cache
@@ -89,7 +98,7 @@ def _lease() -> timedelta:
 
 def _cover(notice: Notice) -> list[CellRange]:
     """The notice's target area as cell ranges: the one place dispatch asks geo for it."""
-    return cover_region(notice.target_region())
+    return cover_region(_target(notice))
 
 
 def _fresh_since(notice: Notice, now: datetime) -> datetime:
@@ -132,7 +141,7 @@ def broadcast(notice_id: str, round_number: int = 1) -> int:
         ranges = _cover(notice)
         cuts = repository.recipient_cuts(
             session,
-            notice.target_region(),
+            _target(notice),
             ranges,
             fresh_since=_fresh_since(notice, now),
             # The first chunk is one batch: its claim is quick, so the first push leaves soon.
@@ -175,7 +184,7 @@ def send_chunk(chunk_id: int) -> int:
         claims = repository.claim_recipients(
             session,
             notice_id=notice.id,
-            region=notice.target_region(),
+            region=_target(notice),
             ranges=decode_ranges(chunk.ranges),
             fresh_since=_fresh_since(notice, now),
             lease_until=lease_until,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts the local PostGIS and Redis, runs lint,
-# types and the whole test suite (which starts its own FCM sandbox and Celery worker), and
-# stops the stack again if it started it. Extra arguments go to pytest.
+# types, the import contracts (pyproject.toml) and the whole test suite (which starts its own
+# FCM sandbox and Celery worker), and stops the stack again if it started it. Extra arguments
+# go to pytest.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -18,5 +19,7 @@ echo "[test] ruff" >&2
 .venv/bin/ruff format --check .
 echo "[test] mypy" >&2
 .venv/bin/mypy
+echo "[test] import contracts" >&2
+.venv/bin/lint-imports
 echo "[test] pytest" >&2
 .venv/bin/pytest "$@"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text, update
 
-from alerts.accounts import BOOTSTRAP_OPERATOR_ID
+from alerts.accounts.service import BOOTSTRAP_OPERATOR_ID
 from kit.config import get_settings
 from kit.db import get_sessionmaker, session_scope
 from kit.models import OperatorSession

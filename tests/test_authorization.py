@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import update
 
 from alerts.api import create_app
-from alerts.endpoints.cap import EXAMPLE as CAP_EXAMPLE
+from alerts.cap.endpoints import EXAMPLE as CAP_EXAMPLE
 from kit.db import session_scope
 from kit.models import Notice, NoticeStatus
 from tests.helpers import create_operator, log_in, notice_body, register_device

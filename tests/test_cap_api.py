@@ -11,14 +11,16 @@ import httpx
 import pytest
 from lxml import etree
 
-from alerts import cap
+from alerts.cap import messages
 from geo.sphere import destination
 from tests.conftest import ROOT, Sandbox, wait_until
 from tests.helpers import create_agency, notice_body, register_device, report_location
 
-ATOM = {"a": "http://www.w3.org/2005/Atom", "c": cap.NS}
+ATOM = {"a": "http://www.w3.org/2005/Atom", "c": messages.NS}
 ATOM_SCHEMA = etree.RelaxNG(etree.parse(str(ROOT / "tests" / "schemas" / "atom.rng")))
-CAP_SCHEMA = etree.XMLSchema(etree.parse(str(ROOT / "alerts" / "resources" / "cap-1.2.xsd")))
+CAP_SCHEMA = etree.XMLSchema(
+    etree.parse(str(ROOT / "alerts" / "cap" / "resources" / "cap-1.2.xsd"))
+)
 APPENDIX = ROOT / "docs" / "cap"
 SENDER = "alerts@police.example"
 
@@ -307,7 +309,7 @@ def test_bad_documents_get_a_clear_4xx_and_change_nothing(
     refused(b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', 400, "DOCTYPE")
     refused(alert.replace(b"<scope>Public</scope>", b""), 422, "line ")
     refused(alert, 415, "application/cap+xml", **{"Content-Type": "application/json"})
-    refused(b" " * (cap.MAX_DOCUMENT_BYTES + 10), 413, "at most")
+    refused(b" " * (messages.MAX_DOCUMENT_BYTES + 10), 413, "at most")
     orphan, _ = cap_message("MPS-U", msg_type="Update", references=f"{SENDER},NOPE,x")
     refused(orphan, 404, "NOPE")
     assert api.get("/v1/notices", headers=agency_headers).json()["total"] == 0

@@ -125,7 +125,7 @@ def test_a_key_older_than_24_hours_is_free_again(
 def test_the_hourly_purge_forgets_only_expired_keys(
     api: httpx.Client, agency_headers: dict[str, str]
 ) -> None:
-    from alerts.tasks import purge_idempotency_keys
+    from alerts.notices.tasks import purge_idempotency_keys
 
     _submit(api, agency_headers, "old", notice_body())
     _submit(api, agency_headers, "new", notice_body())

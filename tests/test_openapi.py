@@ -2,7 +2,9 @@
 and every request body comes with an example that the API itself accepts."""
 
 import importlib
+import importlib.util
 import pkgutil
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -11,8 +13,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-import alerts.endpoints
-import alerts.schemas
+import alerts
 from alerts.api import create_app
 
 # What clients are built against; adding routes is fine, losing one of these is not.
@@ -69,13 +70,23 @@ def _body_schema_names(operation: dict[str, Any]) -> list[str]:
     return [ref.rsplit("/", 1)[-1] for ref in refs if ref]
 
 
+def _subject_modules(name: str) -> list[ModuleType]:
+    """Each subject package's module of that name (alerts/<subject>/<name>.py)."""
+    return [
+        importlib.import_module(f"alerts.{package.name}.{name}")
+        for package in pkgutil.iter_modules(alerts.__path__)
+        if package.ispkg and importlib.util.find_spec(f"alerts.{package.name}.{name}")
+    ]
+
+
 def _served_routes() -> set[tuple[str, str]]:
-    """The app's own routes and those of every router module under alerts/endpoints."""
+    """The app's own routes and those of every router in a subject's endpoints module."""
     routes = list(create_app().routes)
-    for module in pkgutil.iter_modules(alerts.endpoints.__path__):
-        router = importlib.import_module(f"alerts.endpoints.{module.name}").router
-        assert isinstance(router, APIRouter)
-        routes += router.routes
+    for module in _subject_modules("endpoints"):
+        routers = [r for r in vars(module).values() if isinstance(r, APIRouter)]
+        assert routers, module.__name__
+        for router in routers:
+            routes += router.routes
     return {
         (method, route.path)
         for route in routes
@@ -126,7 +137,9 @@ def test_every_request_body_has_an_example_the_api_accepts(spec: dict[str, Any])
     for name in sorted(bodies):
         examples = spec["components"]["schemas"][name].get("examples")
         assert examples, f"{name} has no example"
-        model = getattr(alerts.schemas, name)
+        [model] = [
+            vars(module)[name] for module in _subject_modules("schemas") if name in vars(module)
+        ]
         assert issubclass(model, BaseModel)
         for example in examples:
             model.model_validate(example)  # raises if the documented example is rejected

@@ -162,7 +162,7 @@ def _cancelled(api: httpx.Client, agency: dict[str, str], operator: dict[str, st
 
 
 def _expired(api: httpx.Client, agency: dict[str, str], operator: dict[str, str]) -> str:
-    from alerts.tasks import expire_notices
+    from alerts.notices.tasks import expire_notices
 
     notice_id = _active_notice(api, agency, operator, {"lifetime_hours": 0.0001})
     time.sleep(0.5)

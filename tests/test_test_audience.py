@@ -13,6 +13,7 @@ from sqlalchemy import text
 from geo.regions import Circle, cover_region
 from geo.selection import select_recipients
 from kit.db import get_engine
+from kit.models import Device
 from tests.conftest import Sandbox, wait_until
 from tests.helpers import notice_body, report_location
 
@@ -156,6 +157,7 @@ def test_selection_reads_the_covering_index_alone_for_either_audience(
     query = select_recipients(
         region,
         cover_region(region),
+        columns=[Device.id, Device.fcm_token, Device.locale],
         fresh_since=datetime.now(UTC) - timedelta(hours=1),
         test_devices_only=test_devices_only,
     )

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from alerts.webhooks import verify_signature
+from alerts.webhooks.signing import verify_signature
 from kit.celery import celery_app
 from tests.conftest import Service, drain, wait_until
 from tests.helpers import create_agency, notice_body, register_device

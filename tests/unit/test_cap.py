@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from alerts import atom, cap
+from alerts.cap import atom, messages, reading, writing
 from kit.models import CapStatus, Notice, NoticeStatus, Sex
 
 ROOT = Path(__file__).resolve().parents[2]
 APPENDIX = ROOT / "docs" / "cap"
-EXAMPLE = (ROOT / "alerts" / "resources" / "cap-missing-person-example.xml").read_bytes()
+EXAMPLE = (ROOT / "alerts" / "cap" / "resources" / "cap-missing-person-example.xml").read_bytes()
 ATOM_SCHEMA = etree.RelaxNG(etree.parse(str(ROOT / "tests" / "schemas" / "atom.rng")))
 SENDER = "alerts@hexcast.example"
 
@@ -49,15 +49,15 @@ PERSON = """
 
 
 def rejection(document: bytes) -> str:
-    with pytest.raises(cap.CapRejected) as raised:
-        cap.notice_from_alert(cap.parse_alert(document))
+    with pytest.raises(messages.CapRejected) as raised:
+        reading.notice_from_alert(reading.parse_alert(document))
     assert raised.value.status_code == 422
     return raised.value.detail
 
 
 def valid_cap(document: bytes) -> Any:
     root = etree.fromstring(document)
-    assert cap.schema_errors(root) == []
+    assert reading.schema_errors(root) == []
     return root
 
 
@@ -66,7 +66,7 @@ def valid_cap(document: bytes) -> Any:
 
 @pytest.mark.parametrize("name", ["a1", "a2", "a3", "a4"])
 def test_the_appendix_examples_are_valid_cap(name: str) -> None:
-    alert = cap.parse_alert(appendix(name))
+    alert = reading.parse_alert(appendix(name))
     assert alert.scope == "Public"
 
 
@@ -81,9 +81,9 @@ def test_the_appendix_examples_are_valid_cap(name: str) -> None:
 def test_appendix_alerts_that_are_not_missing_persons_are_refused(
     name: str, category: str, event: str
 ) -> None:
-    alert = cap.parse_alert(appendix(name))
-    with pytest.raises(cap.CapRejected) as raised:
-        cap.check_message(alert)
+    alert = reading.parse_alert(appendix(name))
+    with pytest.raises(messages.CapRejected) as raised:
+        reading.check_message(alert)
     [problem] = raised.value.problems
     assert f"category {category}, event {event!r}" in problem
     assert "missing-person alerts only" in problem
@@ -100,10 +100,10 @@ def test_the_appendix_amber_alert_is_refused_for_its_geocode_only_area() -> None
 
 
 def test_the_appendix_earthquake_update_references_its_alert() -> None:
-    alert = cap.parse_alert(appendix("a3"))
+    alert = reading.parse_alert(appendix("a3"))
     assert alert.msg_type == "Update"
     assert alert.references == (
-        cap.Reference("trinet@caltech.edu", "TRI13970876.1", "2003-06-11T20:30:00-07:00"),
+        messages.Reference("trinet@caltech.edu", "TRI13970876.1", "2003-06-11T20:30:00-07:00"),
     )
 
 
@@ -111,7 +111,7 @@ def test_the_appendix_earthquake_update_references_its_alert() -> None:
 
 
 def test_the_example_becomes_a_notice_with_a_circle_and_a_polygon_in_geojson_order() -> None:
-    imported = cap.notice_from_alert(cap.parse_alert(EXAMPLE))
+    imported = reading.notice_from_alert(reading.parse_alert(EXAMPLE))
     notice = imported.notice
     assert notice.person.name == "Lily Chen"
     assert notice.person.age == 7
@@ -132,7 +132,7 @@ def test_the_example_becomes_a_notice_with_a_circle_and_a_polygon_in_geojson_ord
 
 
 def test_every_language_becomes_a_text_and_the_first_fills_the_notice() -> None:
-    imported = cap.notice_from_alert(cap.parse_alert(EXAMPLE))
+    imported = reading.notice_from_alert(reading.parse_alert(EXAMPLE))
     assert set(imported.texts) == {"en-GB", "fr-FR"}
     assert imported.texts["fr-FR"]["headline"].startswith("Enfant disparue")
     assert imported.texts["fr-FR"]["description"].startswith("Manteau rouge")
@@ -145,7 +145,7 @@ def test_a_polygon_is_read_latitude_first() -> None:
         "</parameter><area><areaDesc>Box</areaDesc>"
         "<polygon>10,20 10,21 11,21 10,20</polygon></area>"
     )
-    notice = cap.notice_from_alert(cap.parse_alert(document)).notice
+    notice = reading.notice_from_alert(reading.parse_alert(document)).notice
     assert notice.areas is not None
     [polygon] = notice.areas
     assert polygon.model_dump()["geometry"]["coordinates"] == [
@@ -158,7 +158,7 @@ def test_one_circle_round_the_last_seen_place_is_a_radius_notice() -> None:
     document = with_info(
         PERSON + "<area><areaDesc>Town</areaDesc><circle>10,20 4.5</circle></area>"
     )
-    notice = cap.notice_from_alert(cap.parse_alert(document)).notice
+    notice = reading.notice_from_alert(reading.parse_alert(document)).notice
     assert notice.radius_km == 4.5 and notice.areas is None
     assert (notice.last_seen.lat, notice.last_seen.lon) == (10.0, 20.0)
     assert notice.last_seen.place == "Town"
@@ -254,7 +254,9 @@ def test_exercise_and_test_alerts_keep_their_status(status: str) -> None:
     document = with_info(
         PERSON + "<area><areaDesc>T</areaDesc><circle>10,20 3</circle></area>"
     ).replace(b"<status>Actual</status>", f"<status>{status}</status>".encode())
-    assert cap.notice_from_alert(cap.parse_alert(document)).notice.cap_status == CapStatus(status)
+    assert reading.notice_from_alert(reading.parse_alert(document)).notice.cap_status == CapStatus(
+        status
+    )
 
 
 def test_two_infos_in_one_language_are_refused() -> None:
@@ -267,14 +269,14 @@ def test_two_infos_in_one_language_are_refused() -> None:
 
 
 def test_references_are_whitespace_separated_triples() -> None:
-    assert cap.parse_references(
+    assert reading.parse_references(
         "a@x.example,ID-1,2026-11-23T08:00:00-00:00\n   b@y.example,ID-2,2026-11-23T09:00:00+01:00"
     ) == (
-        cap.Reference("a@x.example", "ID-1", "2026-11-23T08:00:00-00:00"),
-        cap.Reference("b@y.example", "ID-2", "2026-11-23T09:00:00+01:00"),
+        messages.Reference("a@x.example", "ID-1", "2026-11-23T08:00:00-00:00"),
+        messages.Reference("b@y.example", "ID-2", "2026-11-23T09:00:00+01:00"),
     )
-    with pytest.raises(cap.CapRejected, match="is not 'sender,identifier,sent'"):
-        cap.parse_references("a@x.example,ID-1")
+    with pytest.raises(messages.CapRejected, match="is not 'sender,identifier,sent'"):
+        reading.parse_references("a@x.example,ID-1")
 
 
 def test_an_update_changes_description_photo_and_area_of_the_notice_language() -> None:
@@ -288,8 +290,8 @@ def test_an_update_changes_description_photo_and_area_of_the_notice_language() -
         msg_type="Update",
         language="en-GB",
     )
-    update = cap.changes_from_alert(
-        cap.parse_alert(document), language="en-GB", last_seen=(10.0, 20.0)
+    update = reading.changes_from_alert(
+        reading.parse_alert(document), language="en-GB", last_seen=(10.0, 20.0)
     )
     assert update.changes.description == "Now in a blue coat."
     assert str(update.changes.photo_url) == "https://agency.example/new.png"
@@ -301,15 +303,15 @@ def test_an_update_changes_description_photo_and_area_of_the_notice_language() -
 
 def test_an_update_or_cancel_needs_references() -> None:
     document = with_info("<description>x</description>", msg_type="Update")
-    with pytest.raises(cap.CapRejected, match="needs <references>"):
-        cap.check_message(cap.parse_alert(document))
+    with pytest.raises(messages.CapRejected, match="needs <references>"):
+        reading.check_message(reading.parse_alert(document))
 
 
 def test_an_update_that_changes_nothing_is_refused() -> None:
     head = "<references>test@agency.example,T-0,2026-11-23T08:30:00-00:00</references>"
     document = with_info("<headline>Still missing</headline>", head=head, msg_type="Update")
-    with pytest.raises(cap.CapRejected, match="changes nothing"):
-        cap.changes_from_alert(cap.parse_alert(document), language="en", last_seen=(0, 0))
+    with pytest.raises(messages.CapRejected, match="changes nothing"):
+        reading.changes_from_alert(reading.parse_alert(document), language="en", last_seen=(0, 0))
 
 
 # Unsafe or broken documents
@@ -320,47 +322,49 @@ def test_a_doctype_is_refused_so_entities_cannot_expand() -> None:
 <!DOCTYPE alert [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
 <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>&c;</identifier></alert>"""
-    with pytest.raises(cap.CapMalformed, match="DOCTYPE"):
-        cap.parse_alert(laughs)
+    with pytest.raises(messages.CapMalformed, match="DOCTYPE"):
+        reading.parse_alert(laughs)
 
 
 def test_an_external_entity_is_not_read() -> None:
     external = b"""<?xml version="1.0"?>
 <!DOCTYPE alert [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>&secret;</identifier></alert>"""
-    with pytest.raises(cap.CapMalformed) as raised:
-        cap.parse_alert(external)
+    with pytest.raises(messages.CapMalformed) as raised:
+        reading.parse_alert(external)
     assert "root:" not in raised.value.detail
 
 
 def test_malformed_xml_is_refused_with_the_parser_message() -> None:
-    with pytest.raises(cap.CapMalformed, match=r"malformed XML: .*line 2"):
-        cap.parse_alert(b"<alert>\n<identifier></alert>")
-    with pytest.raises(cap.CapMalformed):
-        cap.parse_alert(b"")
+    with pytest.raises(messages.CapMalformed, match=r"malformed XML: .*line 2"):
+        reading.parse_alert(b"<alert>\n<identifier></alert>")
+    with pytest.raises(messages.CapMalformed):
+        reading.parse_alert(b"")
 
 
 def test_a_time_the_schema_takes_but_python_does_not_is_refused() -> None:
     midnight = EXAMPLE.replace(b"2026-11-23T08:40:00-00:00", b"2026-11-23T24:00:00-00:00")
-    with pytest.raises(cap.CapRejected, match="<sent> '2026-11-23T24:00:00-00:00' is not"):
-        cap.parse_alert(midnight)
+    with pytest.raises(messages.CapRejected, match="<sent> '2026-11-23T24:00:00-00:00' is not"):
+        reading.parse_alert(midnight)
 
 
 def test_a_document_over_the_size_limit_is_refused_before_parsing() -> None:
-    with pytest.raises(cap.CapTooLarge):
-        cap.parse_alert(b" " * (cap.MAX_DOCUMENT_BYTES + 1))
+    with pytest.raises(messages.CapTooLarge):
+        reading.parse_alert(b" " * (messages.MAX_DOCUMENT_BYTES + 1))
 
 
 def test_schema_errors_name_the_line() -> None:
     invalid = EXAMPLE.replace(b"<urgency>Immediate</urgency>", b"<urgency>Soon</urgency>", 1)
-    with pytest.raises(cap.CapInvalid) as raised:
-        cap.parse_alert(invalid)
+    with pytest.raises(messages.CapInvalid) as raised:
+        reading.parse_alert(invalid)
     assert raised.value.status_code == 422
     assert "line 13:" in raised.value.detail and "Soon" in raised.value.detail
-    with pytest.raises(cap.CapInvalid, match="root element"):
-        cap.parse_alert(b'<valueName xmlns="urn:oasis:names:tc:emergency:cap:1.2">x</valueName>')
-    with pytest.raises(cap.CapInvalid, match="root element"):
-        cap.parse_alert(b"<alert><identifier>x</identifier></alert>")
+    with pytest.raises(messages.CapInvalid, match="root element"):
+        reading.parse_alert(
+            b'<valueName xmlns="urn:oasis:names:tc:emergency:cap:1.2">x</valueName>'
+        )
+    with pytest.raises(messages.CapInvalid, match="root element"):
+        reading.parse_alert(b"<alert><identifier>x</identifier></alert>")
 
 
 # Writing notices as CAP
@@ -413,11 +417,11 @@ def notice(**overrides: Any) -> Notice:
 
 
 def export(n: Notice) -> Any:
-    return valid_cap(cap.alert_document(n, agency_name="Met Police", sender=SENDER))
+    return valid_cap(writing.alert_document(n, agency_name="Met Police", sender=SENDER))
 
 
 def find(root: Any, path: str) -> list[str]:
-    return [e.text for e in root.iterfind(path, {"c": cap.NS})]
+    return [e.text for e in root.iterfind(path, {"c": messages.NS})]
 
 
 def test_an_active_circle_notice_is_an_alert() -> None:
@@ -510,7 +514,7 @@ def test_one_info_per_language_the_notice_has_text_in() -> None:
 
 
 def test_an_exported_notice_imports_as_the_same_notice() -> None:
-    imported = cap.notice_from_alert(cap.parse_alert(EXAMPLE))
+    imported = reading.notice_from_alert(reading.parse_alert(EXAMPLE))
     data = imported.notice
     assert data.areas is not None
     original = notice(
@@ -523,8 +527,8 @@ def test_an_exported_notice_imports_as_the_same_notice() -> None:
         contact=data.contact,
         texts=imported.texts,
     )
-    document = cap.alert_document(original, agency_name="Met", sender=SENDER)
-    again = cap.notice_from_alert(cap.parse_alert(document))
+    document = writing.alert_document(original, agency_name="Met", sender=SENDER)
+    again = reading.notice_from_alert(reading.parse_alert(document))
     assert again.notice.model_dump(exclude={"location_window_hours"}) == data.model_dump(
         exclude={"location_window_hours"}
     )
@@ -532,7 +536,7 @@ def test_an_exported_notice_imports_as_the_same_notice() -> None:
 
 
 def test_cap_times_have_seconds_and_write_utc_as_minus_zero() -> None:
-    assert cap.cap_time(datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC)) == (
+    assert writing.cap_time(datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC)) == (
         "2026-01-02T03:04:05-00:00"
     )
 
@@ -554,7 +558,7 @@ def test_the_feed_is_valid_atom_and_each_entry_holds_a_valid_cap_alert() -> None
     )
     feed = etree.fromstring(document)
     assert ATOM_SCHEMA.validate(feed), ATOM_SCHEMA.error_log
-    ns = {"a": atom.ATOM_NS, "c": cap.NS}
+    ns = {"a": atom.ATOM_NS, "c": messages.NS}
     assert feed.find("a:author/a:name", ns).text == "hexcast"
     items = feed.findall("a:entry", ns)
     assert [e.find("a:title", ns).text for e in items] == [
@@ -563,8 +567,8 @@ def test_the_feed_is_valid_atom_and_each_entry_holds_a_valid_cap_alert() -> None
     ]
     for item in items:
         [alert] = item.find("a:content", ns)
-        assert cap.schema_errors(alert) == []
-        assert item.find("a:link[@rel='alternate']", ns).get("type") == cap.MEDIA_TYPE
+        assert reading.schema_errors(alert) == []
+        assert item.find("a:link[@rel='alternate']", ns).get("type") == messages.MEDIA_TYPE
 
 
 def test_an_empty_feed_is_valid_atom() -> None:

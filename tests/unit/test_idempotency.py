@@ -1,8 +1,8 @@
 """The request fingerprint an Idempotency-Key is bound to: equal requests, however spelled,
 share it; any change of content does not."""
 
-from alerts.idempotency import request_fingerprint
-from alerts.schemas import NoticeCreate
+from alerts.notices.idempotency import request_fingerprint
+from alerts.notices.schemas import NoticeCreate
 from tests.helpers import notice_body
 
 

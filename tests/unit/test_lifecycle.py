@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from alerts.errors import Conflict, Forbidden
-from alerts.lifecycle import (
+from alerts.notices.lifecycle import (
     Action,
     InvalidTransition,
     TwoPersonRule,

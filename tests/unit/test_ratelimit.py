@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.ratelimit import seconds_until_allowed
+from kit.ratelimit import seconds_until_allowed
 
 HOUR = timedelta(hours=1)
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.webhooks import (
+from alerts.webhooks.signing import (
     attempt_outcome,
     event_body,
     is_retryable,
@@ -149,7 +149,7 @@ def test_retry_after_is_a_floor_within_the_cap() -> None:
 def test_production_sends_events_to_https_urls_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from alerts.schemas import WebhookConfig
+    from alerts.webhooks.schemas import WebhookConfig
     from kit.config import get_settings
 
     assert WebhookConfig(url="http://127.0.0.1:9000/hook")  # type: ignore[arg-type]

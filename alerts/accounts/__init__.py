@@ -1,0 +1,1 @@
+"""Accounts: operators, their logins and roles; agencies and their API keys."""

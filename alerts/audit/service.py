@@ -1,0 +1,62 @@
+"""Who did what: the actor of a change, and the audit event that records it in the same
+transaction as the change itself."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.orm import Session
+
+from alerts.audit import repository
+from alerts.audit.schemas import AuditEventOut, AuditPage
+from alerts.errors import NotFound
+from kit.models import (
+    ActorType,
+    AuditEvent,
+    Notice,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """`credential_id` names the API key or login session used, so that what a leaked key or
+    session did can be found."""
+
+    type: ActorType
+    id: uuid.UUID | None
+    credential_id: uuid.UUID | None = None
+
+
+SYSTEM = Actor(ActorType.SYSTEM, None)
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    notice_id: uuid.UUID | None = None,
+    **details: Any,
+) -> None:
+    if actor.credential_id is not None:
+        details["credential_id"] = actor.credential_id
+    session.add(
+        AuditEvent(
+            actor_type=actor.type,
+            actor_id=actor.id,
+            action=action,
+            notice_id=notice_id,
+            details=to_jsonable_python(details),
+        )
+    )
+
+
+def notice_audit(session: Session, *, notice_id: uuid.UUID, limit: int, offset: int) -> AuditPage:
+    """The notice's audit events, oldest first."""
+    if session.get(Notice, notice_id) is None:
+        raise NotFound("notice not found")
+    events, total = repository.audit_events(
+        session, notice_id=notice_id, newest_first=False, limit=limit, offset=offset
+    )
+    return AuditPage(items=[AuditEventOut.from_event(e) for e in events], total=total)

@@ -1,0 +1,148 @@
+"""CAP routes: agencies post CAP alerts and read their notices as CAP; anyone reads active
+notices as CAP and the Atom feed of them."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from alerts.accounts.service import agency_actor
+from alerts.cap import atom, messages, service
+from alerts.deps import AgencyWriter, CallerDep, Role, SessionDep, current_agency
+from alerts.errors import DomainError, Forbidden
+from alerts.fields import ErrorOut, error_responses
+from alerts.notices import service as notice_service
+from alerts.notices.schemas import NoticeOut
+
+router = APIRouter(tags=["CAP"])
+
+ACCEPTED_MEDIA_TYPES = (messages.MEDIA_TYPE, "application/xml", "text/xml")
+
+EXAMPLE = (messages.SCHEMA_PATH.parent / "cap-missing-person-example.xml").read_text()
+
+FEED_CACHE_SECONDS = 30
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+async def cap_document(request: Request) -> bytes:
+    """The request body, read no further than one byte past the size limit."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in ACCEPTED_MEDIA_TYPES:
+        raise UnsupportedMediaType(f"send the CAP document as {messages.MEDIA_TYPE}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > messages.MAX_DOCUMENT_BYTES:
+            break
+    return bytes(body)
+
+
+CapDocument = Annotated[bytes, Depends(cap_document)]
+
+_CAP_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "Not well-formed XML, or XML with a DOCTYPE"),
+        (413, "Larger than 1 MiB"),
+        (415, "Not sent as application/cap+xml"),
+        (422, "Not valid CAP 1.2, or nothing hexcast can act on; the detail says why"),
+    )
+}
+
+
+def _xml(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"content": {media_type: {"schema": {"type": "string"}}}, "description": description}
+    }
+
+
+@router.post(
+    "/v1/cap/alerts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NoticeOut,
+    responses={
+        200: {"model": NoticeOut, "description": "An Update or Cancel changed its notice"},
+        **_CAP_ERRORS,
+        **error_responses(401, 403, 404, 409),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {messages.MEDIA_TYPE: {"schema": {"type": "string"}, "example": EXAMPLE}},
+        }
+    },
+    summary="Post a CAP 1.2 message: an Alert submits a notice, an Update or Cancel changes one",
+)
+def import_cap_alert(
+    key: AgencyWriter, document: CapDocument, session: SessionDep, response: Response
+) -> NoticeOut:
+    """An Alert becomes a pending notice (201). An Update changes the description, photo or
+    areas of the notice its `references` name, and an active notice reaches the devices newly
+    in its area; a Cancel cancels it (200). References name the agency's own earlier
+    messages. See the README's CAP section for which elements become which fields."""
+    notice, created = service.import_cap_alert(
+        session, agency=key.agency, actor=agency_actor(key), document=document
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return NoticeOut.from_notice(notice)
+
+
+@router.get(
+    "/v1/notices/{notice_id}/cap",
+    response_class=Response,
+    responses={
+        **_xml(messages.MEDIA_TYPE, "The notice as a CAP 1.2 alert"),
+        **error_responses(401, 403, 404),
+    },
+    summary="Read a notice as a CAP 1.2 alert (its agency, or an operator)",
+)
+def notice_cap(notice_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Response:
+    """An Alert, an Update once the agency changed it, a Cancel once cancelled; a notice not
+    approved yet (or rejected) has status Draft."""
+    if Role.OPERATOR in caller.roles:
+        notice = notice_service.get_notice(session, notice_id=notice_id)
+    elif caller.agency_key is not None:
+        agency = current_agency(caller)
+        notice = notice_service.get_agency_notice(session, agency=agency, notice_id=notice_id)
+    else:
+        raise Forbidden("this endpoint is for the agency and operator roles")
+    return Response(service.notice_as_cap(session, notice=notice), media_type=messages.MEDIA_TYPE)
+
+
+@router.get(
+    "/v1/feed/notices/{notice_id}/cap",
+    response_class=Response,
+    responses={
+        **_xml(messages.MEDIA_TYPE, "The active notice as a CAP 1.2 alert"),
+        **error_responses(404),
+    },
+    summary="Read an active notice as a CAP 1.2 alert (public)",
+)
+def public_notice_cap(notice_id: uuid.UUID, session: SessionDep) -> Response:
+    document = service.active_notice_as_cap(session, notice_id=notice_id)
+    return Response(document, media_type=messages.MEDIA_TYPE)
+
+
+@router.get(
+    "/v1/feed/active.atom",
+    response_class=Response,
+    responses=_xml(atom.MEDIA_TYPE, "Atom feed; each entry holds its CAP alert"),
+    summary="Active notices as an Atom feed of CAP alerts, newest first (public)",
+)
+def active_feed(request: Request, session: SessionDep) -> Response:
+    """At most 50 entries, the most recently approved first."""
+    document = service.active_feed(
+        session,
+        feed_url=str(request.url_for("active_feed")),
+        cap_url=lambda notice_id: str(request.url_for("public_notice_cap", notice_id=notice_id)),
+    )
+    return Response(
+        document,
+        media_type=atom.MEDIA_TYPE,
+        headers={"Cache-Control": f"public, max-age={FEED_CACHE_SECONDS}"},
+    )

@@ -1,0 +1,473 @@
+"""Reading the CAP alerts agencies post, and mapping them to notices.
+
+Reading is safe for untrusted input: lxml with no DTD (a DOCTYPE is refused), no entity
+expansion, no network access and a size limit, and every document is validated against the
+OASIS schema before anything is read from it. lxml rather than defusedxml because schema
+validation needs lxml anyway, and one parser is less to configure safely than two.
+
+Mapping then decides what hexcast can take: a public missing-person alert whose areas have a
+circle or polygon. Everything is pure: no database, no HTTP; the service applies the result."""
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from lxml import etree
+from pydantic import ValidationError
+
+from alerts.cap.messages import (
+    _FORBIDDEN_IN_IDS,
+    _SOURCES,
+    IMPORTED_MSG_TYPES,
+    MAX_DOCUMENT_BYTES,
+    MAX_IDENTIFIER_CHARS,
+    MAX_SCHEMA_ERRORS,
+    MISSING_PERSON_CATEGORIES,
+    NS,
+    PARAM_AGE,
+    PARAM_LAST_SEEN_AT,
+    PARAM_LAST_SEEN_PLACE,
+    PARAM_LAST_SEEN_POINT,
+    PARAM_NAME,
+    PARAM_SEX,
+    PARAM_WINDOW,
+    SCHEMA_PATH,
+    CapAlert,
+    CapArea,
+    CapCircle,
+    CapInfo,
+    CapInvalid,
+    CapMalformed,
+    CapRejected,
+    CapResource,
+    CapTooLarge,
+    ImportedChanges,
+    ImportedNotice,
+    Reference,
+    _Model,
+    qualified,
+)
+from alerts.notices.schemas import NoticeCreate, NoticeUpdate
+from kit.models import CapStatus
+
+
+@lru_cache
+def cap_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
+
+
+# A schema keeps its error log on itself: one validation at a time.
+_SCHEMA_LOCK = threading.Lock()
+
+
+def schema_errors(root: Any) -> list[str]:
+    """The first problems the OASIS schema finds, as "line N: message"; none when valid."""
+    schema = cap_schema()
+    with _SCHEMA_LOCK:
+        if schema.validate(root):
+            return []
+        return [f"line {e.line}: {e.message}" for e in list(schema.error_log)[:MAX_SCHEMA_ERRORS]]
+
+
+def read_document(document: bytes) -> Any:
+    """The root element of a well-formed, DTD-free XML document."""
+    if len(document) > MAX_DOCUMENT_BYTES:
+        raise CapTooLarge(f"a CAP document may have at most {MAX_DOCUMENT_BYTES} bytes")
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(document, parser=parser)
+    except etree.XMLSyntaxError as error:
+        raise CapMalformed(f"malformed XML: {error}") from None
+    if root.getroottree().docinfo.doctype:
+        raise CapMalformed("a DOCTYPE is not accepted: CAP needs no DTD")
+    return root
+
+
+def parse_alert(document: bytes) -> CapAlert:
+    """Read and validate a CAP 1.2 document. Raises CapTooLarge, CapMalformed or CapInvalid."""
+    root = read_document(document)
+    if root.tag != f"{{{NS}}}alert":
+        raise CapInvalid(f"the root element must be a CAP 1.2 <alert> in namespace {NS}")
+    errors = schema_errors(root)
+    if errors:
+        raise CapInvalid("not a valid CAP 1.2 alert: " + "; ".join(errors))
+    references = _text(root, "references")
+    return CapAlert(
+        identifier=_required(root, "identifier"),
+        sender=_required(root, "sender"),
+        sent=_time(_required(root, "sent"), "sent"),
+        status=_required(root, "status"),
+        msg_type=_required(root, "msgType"),
+        scope=_required(root, "scope"),
+        note=_text(root, "note"),
+        references=parse_references(references) if references else (),
+        infos=tuple(_info(element) for element in root.iterfind(qualified("info"))),
+    )
+
+
+def parse_references(text: str) -> tuple[Reference, ...]:
+    """CAP's `references`: whitespace-separated "sender,identifier,sent" triples."""
+    references = []
+    for triple in text.split():
+        parts = triple.split(",")
+        if len(parts) != 3 or not all(parts):
+            raise CapRejected([f"reference {triple!r} is not 'sender,identifier,sent'"])
+        references.append(Reference(*parts))
+    return tuple(references)
+
+
+def _text(element: Any, name: str) -> str | None:
+    child = element.find(qualified(name))
+    value = child.text.strip() if child is not None and child.text else ""
+    return value or None
+
+
+def _time(text: str, name: str) -> datetime:
+    """A CAP date-time; the schema's pattern also lets a comma stand for the offset's sign."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise CapRejected([f"<{name}> {text!r} is not a date and time"]) from None
+
+
+def _required(element: Any, name: str) -> str:
+    value = _text(element, name)
+    if value is None:
+        raise CapRejected([f"<{name}> is empty"])
+    return value
+
+
+def _pairs(element: Any, name: str) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        ((_text(child, "valueName") or ""), (_text(child, "value") or ""))
+        for child in element.iterfind(qualified(name))
+    )
+
+
+def _info(element: Any) -> CapInfo:
+    onset = _text(element, "onset")
+    return CapInfo(
+        language=_text(element, "language") or "en-US",
+        categories=tuple((c.text or "").strip() for c in element.iterfind(qualified("category"))),
+        event=_text(element, "event") or "",
+        onset=_time(onset, "onset") if onset else None,
+        headline=_text(element, "headline"),
+        description=_text(element, "description"),
+        instruction=_text(element, "instruction"),
+        contact=_text(element, "contact"),
+        parameters=_pairs(element, "parameter"),
+        resources=tuple(
+            CapResource(
+                description=_text(r, "resourceDesc") or "",
+                mime_type=_text(r, "mimeType") or "",
+                uri=_text(r, "uri"),
+            )
+            for r in element.iterfind(qualified("resource"))
+        ),
+        areas=tuple(_area(area) for area in element.iterfind(qualified("area"))),
+    )
+
+
+def _area(element: Any) -> CapArea:
+    return CapArea(
+        description=" ".join((_text(element, "areaDesc") or "").split()),
+        polygons=tuple((p.text or "").strip() for p in element.iterfind(qualified("polygon"))),
+        circles=tuple((c.text or "").strip() for c in element.iterfind(qualified("circle"))),
+        geocodes=_pairs(element, "geocode"),
+    )
+
+
+def _point(text: str, *, where: str) -> tuple[float, float]:
+    """A CAP point: "latitude,longitude" (GeoJSON has them the other way round)."""
+    try:
+        lat_text, lon_text = text.split(",")
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        raise CapRejected([f"{where}: {text!r} is not 'latitude,longitude'"]) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise CapRejected([f"{where}: {text!r} is outside latitude -90..90, longitude -180..180"])
+    return lat, lon
+
+
+def parse_polygon(text: str, *, area: str) -> tuple[tuple[float, float], ...]:
+    """CAP polygon: whitespace-separated "lat,lon" points, the first repeated as the last."""
+    points = tuple(_point(pair, where=f"area {area!r}") for pair in text.split())
+    if len(points) < 4:
+        raise CapRejected([f"area {area!r}: a <polygon> needs at least 4 points"])
+    if points[0] != points[-1]:
+        raise CapRejected([f"area {area!r}: a <polygon>'s first and last points must be equal"])
+    return points
+
+
+def parse_circle(text: str, *, area: str) -> CapCircle:
+    """CAP circle: "lat,lon radius", the radius in kilometres. A radius of 0 is CAP's way to
+    give a point; a point reaches no device, so it is refused rather than widened silently."""
+    try:
+        centre, radius_text = text.split()
+        radius = float(radius_text)
+    except ValueError:
+        raise CapRejected(
+            [f"area {area!r}: <circle> {text!r} is not 'latitude,longitude radius'"]
+        ) from None
+    lat, lon = _point(centre, where=f"area {area!r}")
+    if not radius > 0:
+        raise CapRejected(
+            [
+                f"area {area!r}: <circle> {text!r} has radius 0, a point that reaches no "
+                "device; give the radius in kilometres to alert within"
+            ]
+        )
+    return CapCircle(lat=lat, lon=lon, radius_km=radius)
+
+
+def check_message(alert: CapAlert) -> None:
+    """What any message must be for hexcast to act on it, before its notice is looked up."""
+    problems = []
+    if alert.msg_type not in IMPORTED_MSG_TYPES:
+        problems.append(
+            f"msgType {alert.msg_type} is not acted on; hexcast takes Alert, Update and Cancel"
+        )
+    if alert.status not in set(CapStatus):
+        problems.append(
+            f"status {alert.status} is not for the public; hexcast takes Actual, Exercise and Test"
+        )
+    if alert.scope != "Public":
+        problems.append(
+            f"scope {alert.scope}: hexcast alerts the public, so it takes scope Public only"
+        )
+    for name, value in (("identifier", alert.identifier), ("sender", alert.sender)):
+        if len(value) > MAX_IDENTIFIER_CHARS:
+            problems.append(f"<{name}> is longer than {MAX_IDENTIFIER_CHARS} characters")
+        if _FORBIDDEN_IN_IDS & set(value):
+            problems.append(f"<{name}> must not contain spaces, commas, '<' or '&'")
+    if alert.msg_type in ("Update", "Cancel") and not alert.references:
+        problems.append(f"a {alert.msg_type} needs <references> naming the alert it changes")
+    if alert.msg_type in ("Alert", "Update") and not alert.infos:
+        problems.append(f"an {alert.msg_type} needs an <info> block")
+    problems += _category_problems(alert.infos)
+    languages = [info.language.lower() for info in alert.infos]
+    for language in sorted({lang for lang in languages if languages.count(lang) > 1}):
+        problems.append(f"two <info> blocks in language {language}: hexcast keeps one per language")
+    if problems:
+        raise CapRejected(problems)
+
+
+def _category_problems(infos: Iterable[CapInfo]) -> list[str]:
+    return [
+        f"info {index} ({info.language}) is category {'/'.join(info.categories)}, event "
+        f"{info.event!r}: hexcast broadcasts missing-person alerts only, which are category "
+        f"{' or '.join(MISSING_PERSON_CATEGORIES)}"
+        for index, info in enumerate(infos, 1)
+        if not set(info.categories) & set(MISSING_PERSON_CATEGORIES)
+    ]
+
+
+def _default_info(alert: CapAlert, language: str | None = None) -> CapInfo:
+    """The info in `language` when there is one, else the first."""
+    if language is not None:
+        for info in alert.infos:
+            if info.language.lower() == language.lower():
+                return info
+    return alert.infos[0]
+
+
+def texts_of(alert: CapAlert) -> dict[str, dict[str, str]]:
+    """Every info block's wording, by language."""
+    texts = {}
+    for info in alert.infos:
+        fields = {
+            "event": info.event,
+            "headline": info.headline,
+            "description": info.description,
+            "instruction": info.instruction,
+        }
+        texts[info.language] = {key: value for key, value in fields.items() if value}
+    return texts
+
+
+def _photo_url(info: CapInfo) -> str | None:
+    return next(
+        (r.uri for r in info.resources if r.uri and r.mime_type.lower().startswith("image/")),
+        None,
+    )
+
+
+def _targets(
+    info: CapInfo, last_seen: tuple[float, float] | None
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The NoticeCreate target fields for the info's areas, a label per drawn area (to name
+    it in errors), and the problems found. A single circle round the last-seen point is a
+    radius notice, which can widen by an expansion schedule; anything else is drawn areas."""
+    problems: list[str] = []
+    if not info.areas:
+        problems.append(
+            f"info ({info.language}) has no <area>: hexcast needs a <circle> or <polygon> "
+            "to find the devices to alert"
+        )
+    areas: list[dict[str, Any]] = []
+    labels: list[str] = []
+    for area in info.areas:
+        if not (area.circles or area.polygons):
+            if area.geocodes:
+                codes = ", ".join(f"{name} {value}" for name, value in area.geocodes)
+                problems.append(
+                    f"area {area.description!r} has only <geocode>s ({codes}): hexcast needs a "
+                    "<circle> or <polygon> to find the devices to alert"
+                )
+            else:
+                problems.append(
+                    f"area {area.description!r} has no <circle> or <polygon>: hexcast needs "
+                    "one to find the devices to alert"
+                )
+            continue
+        for number, text in enumerate(area.circles, 1):
+            try:
+                circle = parse_circle(text, area=area.description)
+            except CapRejected as error:
+                problems += error.problems
+                continue
+            labels.append(f"<circle> {number} of area {area.description!r}")
+            areas.append(
+                {
+                    "type": "circle",
+                    "lat": circle.lat,
+                    "lon": circle.lon,
+                    "radius_km": circle.radius_km,
+                }
+            )
+        for number, text in enumerate(area.polygons, 1):
+            try:
+                ring = parse_polygon(text, area=area.description)
+            except CapRejected as error:
+                problems += error.problems
+                continue
+            labels.append(f"<polygon> {number} of area {area.description!r}")
+            areas.append(
+                {
+                    "type": "polygon",
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [[[lon, lat] for lat, lon in ring]],
+                    },
+                }
+            )
+    only = areas[0] if len(areas) == 1 else None
+    if only and only["type"] == "circle" and (only["lat"], only["lon"]) == last_seen:
+        return {"radius_km": only["radius_km"]}, labels, problems
+    return {"areas": areas}, labels, problems
+
+
+def _first_circle_centre(info: CapInfo) -> tuple[float, float] | None:
+    for area in info.areas:
+        for text in area.circles:
+            try:
+                circle = parse_circle(text, area=area.description)
+            except CapRejected:
+                continue  # _targets reports it
+            return circle.lat, circle.lon
+    return None
+
+
+def notice_from_alert(alert: CapAlert) -> ImportedNotice:
+    """A new notice from an Alert. Raises CapRejected naming everything that is missing."""
+    check_message(alert)
+    info = _default_info(alert)
+    problems: list[str] = []
+    name = info.parameter(PARAM_NAME)
+    if not name:
+        problems.append(f"<parameter> {PARAM_NAME} (the missing person's name) is missing")
+    if not info.description:
+        problems.append("<description> (of the person, as the pop-up shows it) is missing")
+    if not info.contact:
+        problems.append("<contact> (whom to call with a sighting) is missing")
+
+    point_text = info.parameter(PARAM_LAST_SEEN_POINT)
+    last_seen = (
+        _point(point_text, where=f"<parameter> {PARAM_LAST_SEEN_POINT}")
+        if point_text
+        else _first_circle_centre(info)
+    )
+    if last_seen is None:
+        problems.append(
+            f"<parameter> {PARAM_LAST_SEEN_POINT} ('latitude,longitude' of the last-seen "
+            "place) is missing, and there is no <circle> whose centre could stand for it"
+        )
+    seen_at = info.parameter(PARAM_LAST_SEEN_AT) or (info.onset and info.onset.isoformat())
+    if not seen_at:
+        problems.append(f"<parameter> {PARAM_LAST_SEEN_AT} (or <onset>) is missing")
+    place = info.parameter(PARAM_LAST_SEEN_PLACE) or next(
+        (area.description for area in info.areas if area.description), None
+    )
+    targets, labels, area_problems = _targets(info, last_seen)
+    problems += area_problems
+    if problems:
+        raise CapRejected(problems)
+
+    assert last_seen is not None
+    body: dict[str, Any] = {
+        "person": {
+            "name": name,
+            "age": info.parameter(PARAM_AGE),
+            "sex": (info.parameter(PARAM_SEX) or "unknown").lower(),
+            "description": info.description,
+            "photo_url": _photo_url(info),
+        },
+        "last_seen": {"lat": last_seen[0], "lon": last_seen[1], "at": seen_at, "place": place},
+        "contact": info.contact,
+        "language": info.language,
+        "location_window_hours": info.parameter(PARAM_WINDOW),
+        "cap_status": alert.status,
+        **targets,
+    }
+    return ImportedNotice(notice=_validated(NoticeCreate, body, labels), texts=texts_of(alert))
+
+
+def changes_from_alert(
+    alert: CapAlert, *, language: str, last_seen: tuple[float, float]
+) -> ImportedChanges:
+    """The changes an Update makes to a notice in `language` last seen at `last_seen`: the
+    description, photo and areas of its info in that language (else its first info)."""
+    check_message(alert)
+    info = _default_info(alert, language)
+    body: dict[str, Any] = {}
+    labels: list[str] = []
+    if info.description:
+        body["description"] = info.description
+    photo = _photo_url(info)
+    if photo:
+        body["photo_url"] = photo
+    if info.areas:
+        targets, labels, problems = _targets(info, last_seen)
+        if problems:
+            raise CapRejected(problems)
+        body.update(targets)
+    if not body:
+        raise CapRejected(["the Update changes nothing: give a <description>, photo or <area>"])
+    return ImportedChanges(changes=_validated(NoticeUpdate, body, labels), texts=texts_of(alert))
+
+
+def _validated(model: type[_Model], body: Mapping[str, Any], area_labels: Sequence[str]) -> _Model:
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise CapRejected(
+            [_problem(e["loc"], e["msg"], area_labels) for e in error.errors()]
+        ) from None
+
+
+def _problem(loc: Sequence[int | str], message: str, area_labels: Sequence[str]) -> str:
+    if loc and loc[0] == "areas" and len(loc) > 1 and isinstance(loc[1], int):
+        return f"{area_labels[loc[1]]}: {message}"
+    if tuple(loc) == ("radius_km",) and area_labels:
+        return f"{area_labels[0]}: {message}"
+    path = ".".join(str(part) for part in loc)
+    return f"{_SOURCES.get(path, path or 'the alert')}: {message}"

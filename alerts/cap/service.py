@@ -1,0 +1,140 @@
+"""CAP in and out: an imported alert becomes a notice, an update or a cancellation; notices go
+out as CAP documents and in the Atom feed."""
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.accounts import repository as account_repository
+from alerts.audit.service import Actor
+from alerts.cap import atom, messages, reading, repository, writing
+from alerts.errors import Conflict, NotFound
+from alerts.fields import MAX_REASON_CHARS
+from alerts.notices.schemas import Decision
+from alerts.notices.service import cancel_notice, get_agency_notice, submit_notice, update_notice
+from kit.config import get_settings
+from kit.models import (
+    Agency,
+    CapMessage,
+    Notice,
+    NoticeStatus,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_FEED_ENTRIES = 50
+
+
+def import_cap_alert(
+    session: Session, *, agency: Agency, actor: Actor, document: bytes
+) -> tuple[Notice, bool]:
+    """Act on a CAP 1.2 message: an Alert submits a notice, an Update changes the notice its
+    `references` name, a Cancel cancels it. Returns the notice and whether it is new.
+    References are the agency's own earlier messages; a message is taken once."""
+    alert = reading.parse_alert(document)
+    reading.check_message(alert)
+    earlier = repository.cap_message_notice(
+        session, agency_id=agency.id, sender=alert.sender, identifier=alert.identifier
+    )
+    if earlier is not None:
+        raise _repeated(alert, earlier)
+    if alert.msg_type == "Alert":
+        imported = reading.notice_from_alert(alert)
+        notice = submit_notice(session, agency=agency, data=imported.notice, actor=actor)
+        notice.texts = imported.texts
+    else:
+        notice_id = _referenced_notice(session, agency=agency, alert=alert)
+        if alert.msg_type == "Update":
+            current = get_agency_notice(session, agency=agency, notice_id=notice_id)
+            update = reading.changes_from_alert(
+                alert,
+                language=current.language,
+                last_seen=(current.last_seen_lat, current.last_seen_lon),
+            )
+            notice = update_notice(
+                session,
+                agency=agency,
+                notice_id=notice_id,
+                changes=update.changes,
+                actor=actor,
+                texts=update.texts,
+            )
+        else:
+            reason = alert.note[:MAX_REASON_CHARS] if alert.note else None
+            notice = cancel_notice(
+                session, notice_id=notice_id, decision=Decision(reason=reason), actor=actor
+            )
+    message = CapMessage(
+        agency_id=agency.id,
+        notice_id=notice.id,
+        sender=alert.sender,
+        identifier=alert.identifier,
+        sent=alert.sent,
+        msg_type=alert.msg_type,
+    )
+    try:
+        with session.begin_nested():  # the same message posted twice at once loses here
+            session.add(message)
+    except IntegrityError:
+        raise _repeated(alert, notice.id) from None
+    session.flush()
+    log.info(
+        "alerts.cap.imported agency=%s notice=%s msg_type=%s identifier=%s",
+        agency.id,
+        notice.id,
+        alert.msg_type,
+        alert.identifier,
+    )
+    return notice, alert.msg_type == "Alert"
+
+
+def _repeated(alert: messages.CapAlert, notice_id: uuid.UUID) -> Conflict:
+    return Conflict(
+        f"CAP message {alert.identifier} from {alert.sender} was already received "
+        f"(notice {notice_id})"
+    )
+
+
+def _referenced_notice(session: Session, *, agency: Agency, alert: messages.CapAlert) -> uuid.UUID:
+    found = repository.notices_of_cap_messages(
+        session,
+        agency_id=agency.id,
+        messages=[(r.sender, r.identifier) for r in alert.references],
+    )
+    if not found:
+        named = ", ".join(f"{r.identifier} from {r.sender}" for r in alert.references)
+        raise NotFound(f"no notice of this agency came from the referenced message ({named})")
+    if len(found) > 1:
+        raise messages.CapRejected(["<references> name messages of more than one notice"])
+    return found.pop()
+
+
+def notice_as_cap(session: Session, *, notice: Notice) -> bytes:
+    return writing.alert_document(
+        notice,
+        agency_name=account_repository.agency_name(session, notice.agency_id),
+        sender=get_settings().cap_sender,
+    )
+
+
+def active_notice_as_cap(session: Session, *, notice_id: uuid.UUID) -> bytes:
+    """Active notices are public alerts; any other is not found here."""
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.status != NoticeStatus.ACTIVE:
+        raise NotFound("no active notice with this id")
+    return notice_as_cap(session, notice=notice)
+
+
+def active_feed(session: Session, *, feed_url: str, cap_url: Callable[[uuid.UUID], str]) -> bytes:
+    """The Atom feed of the newest active notices, each with its CAP alert inline."""
+    entries = [
+        atom.FeedEntry(notice=notice, agency_name=name, cap_url=cap_url(notice.id))
+        for notice, name in repository.active_notices(session, limit=MAX_FEED_ENTRIES)
+    ]
+    return atom.feed_document(
+        entries, feed_url=feed_url, sender=get_settings().cap_sender, now=datetime.now(UTC)
+    )

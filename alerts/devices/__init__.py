@@ -1,0 +1,1 @@
+"""Devices: app installs, their last known location and the sightings they send."""

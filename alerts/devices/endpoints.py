@@ -1,0 +1,104 @@
+"""Routes of app installs (register, report a location, report a sighting) and the sighting
+lists agencies and operators read."""
+
+import uuid
+
+from fastapi import APIRouter, Query, Response, status
+
+from alerts.deps import CurrentAgency, CurrentDevice, OperatorOnly, SessionDep
+from alerts.devices import service
+from alerts.devices.schemas import (
+    DeviceRegistered,
+    DeviceRegistration,
+    LocationReport,
+    SightingCreate,
+    SightingOut,
+    SightingPage,
+)
+from alerts.fields import MAX_OFFSET, error_responses
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"])
+sighting_router = APIRouter(tags=["sightings"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeviceRegistered,
+    responses={200: {"model": DeviceRegistered, "description": "Token already known: updated"}},
+    summary="Register an FCM token (or update the device that has it)",
+)
+def register_device(
+    data: DeviceRegistration, session: SessionDep, response: Response
+) -> DeviceRegistered:
+    """201 for a new device, 200 when the token was known; either way a new device key."""
+    device_id, device_key, created = service.register_device(session, data=data)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return DeviceRegistered(device_id=device_id, device_key=device_key)
+
+
+@router.put(
+    "/me/location",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403),
+    summary="Report the device's last known location",
+)
+def report_location(data: LocationReport, session: SessionDep, device: CurrentDevice) -> None:
+    """Reports older than the stored one are accepted and ignored (out-of-order delivery)."""
+    service.report_location(session, device=device, data=data)
+
+
+@sighting_router.post(
+    "/v1/notices/{notice_id}/sightings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SightingOut,
+    responses=error_responses(401, 403, 404, 429),
+    summary="Report a sighting of an active notice's person (devices)",
+)
+def report_sighting(
+    notice_id: uuid.UUID, data: SightingCreate, session: SessionDep, device: CurrentDevice
+) -> SightingOut:
+    """Only an active notice takes sightings; any other is 404. A device may send a few per
+    hour about one notice and a few more over all notices; beyond that, 429 with
+    Retry-After."""
+    sighting = service.report_sighting(session, device=device, notice_id=notice_id, data=data)
+    return SightingOut.from_sighting(sighting)
+
+
+@sighting_router.get(
+    "/v1/notices/{notice_id}/sightings",
+    response_model=SightingPage,
+    responses=error_responses(401, 403, 404),
+    summary="List the sightings of one of the agency's notices, newest first",
+)
+def list_sightings(
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    agency: CurrentAgency,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> SightingPage:
+    items, total = service.notice_sightings(
+        session, notice_id=notice_id, agency=agency, limit=limit, offset=offset
+    )
+    return SightingPage(items=[SightingOut.from_sighting(s) for s in items], total=total)
+
+
+@sighting_router.get(
+    "/v1/operator/notices/{notice_id}/sightings",
+    response_model=SightingPage,
+    responses=error_responses(401, 403, 404),
+    dependencies=[OperatorOnly],
+    summary="List the sightings of any notice, newest first (operators)",
+)
+def list_sightings_as_operator(
+    notice_id: uuid.UUID,
+    session: SessionDep,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> SightingPage:
+    items, total = service.notice_sightings(
+        session, notice_id=notice_id, agency=None, limit=limit, offset=offset
+    )
+    return SightingPage(items=[SightingOut.from_sighting(s) for s in items], total=total)

@@ -1,0 +1,95 @@
+"""Every query of devices and sightings."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from kit.models import (
+    Device,
+    Platform,
+    Sighting,
+)
+
+
+def device_by_credential_hash(session: Session, credential_hash: str) -> Device | None:
+    return session.scalar(select(Device).where(Device.credential_hash == credential_hash))
+
+
+def upsert_device(
+    session: Session,
+    *,
+    fcm_token: str,
+    platform: Platform,
+    locale: str,
+    credential_hash: str,
+    test_device: bool = False,
+) -> tuple[uuid.UUID, bool]:
+    """Register a token, or update the device that already has it. Returns (id, created):
+    PostgreSQL's `xmax` is 0 on a freshly inserted row and set on one the upsert updated."""
+    values = insert(Device).values(
+        id=uuid.uuid4(),
+        fcm_token=fcm_token,
+        platform=platform,
+        locale=locale,
+        credential_hash=credential_hash,
+        active=True,
+        test_device=test_device,
+    )
+    upsert = values.on_conflict_do_update(
+        index_elements=[Device.fcm_token],
+        set_={
+            "platform": values.excluded.platform,
+            "locale": values.excluded.locale,
+            "credential_hash": values.excluded.credential_hash,
+            "active": True,
+            "test_device": values.excluded.test_device,
+            "updated_at": func.now(),
+        },
+    )
+    row: Any = session.execute(upsert.returning(Device.id, literal_column("xmax = 0"))).one()
+    return row[0], bool(row[1])
+
+
+def lock_device(session: Session, device_id: uuid.UUID) -> datetime:
+    """Serialize one device's writes until commit; returns the database's transaction time.
+    FOR NO KEY UPDATE does not block rows that merely reference the device (deliveries)."""
+    session.execute(select(Device.id).where(Device.id == device_id).with_for_update(key_share=True))
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    return now
+
+
+def recent_sighting_times(
+    session: Session,
+    *,
+    device_id: uuid.UUID,
+    since: datetime,
+    limit: int,
+    notice_id: uuid.UUID | None = None,
+) -> list[datetime]:
+    """Receive times of the device's newest sightings after `since`, newest first."""
+    query = select(Sighting.created_at).where(
+        Sighting.device_id == device_id, Sighting.created_at > since
+    )
+    if notice_id is not None:
+        query = query.where(Sighting.notice_id == notice_id)
+    return list(session.scalars(query.order_by(Sighting.created_at.desc()).limit(limit)))
+
+
+def list_sightings(
+    session: Session, *, notice_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[Sighting], int]:
+    total = session.scalar(select(func.count()).where(Sighting.notice_id == notice_id)) or 0
+    items = session.scalars(
+        select(Sighting)
+        .where(Sighting.notice_id == notice_id)
+        .order_by(Sighting.created_at.desc(), Sighting.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return items, total

@@ -1,0 +1,124 @@
+"""App installs: registration, location reports and the sightings their users send back."""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from geoalchemy2 import WKTElement
+from sqlalchemy.orm import Session
+
+from alerts.accounts.credentials import new_secret
+from alerts.devices import repository
+from alerts.devices.schemas import DeviceRegistration, LocationReport, SightingCreate, SightingOut
+from alerts.errors import NotFound, RateLimited
+from alerts.notices import repository as notice_repository
+from alerts.notices.service import get_agency_notice
+from alerts.webhooks.service import record_event
+from alerts.webhooks.signing import SIGHTING_CREATED
+from geo.regions import device_cell
+from kit.config import get_settings
+from kit.models import (
+    Agency,
+    Device,
+    Notice,
+    Sighting,
+)
+from kit.ratelimit import seconds_until_allowed
+
+log = logging.getLogger(__name__)
+
+SIGHTING_WINDOW = timedelta(hours=1)
+
+
+def register_device(session: Session, *, data: DeviceRegistration) -> tuple[uuid.UUID, str, bool]:
+    """Register or refresh a token. A new device key is issued each time: the app that holds
+    the token is the device, and it may have lost its previous key (reinstall, restore)."""
+    device_key, key_hash = new_secret("hxd")
+    device_id, created = repository.upsert_device(
+        session,
+        fcm_token=data.fcm_token,
+        platform=data.platform,
+        locale=data.locale,
+        credential_hash=key_hash,
+        test_device=data.test_device,
+    )
+    log.info("alerts.device.registered device=%s created=%s", device_id, created)
+    return device_id, device_key, created
+
+
+def report_location(session: Session, *, device: Device, data: LocationReport) -> bool:
+    """Keep the newest location; a report older than the stored one is ignored."""
+    if device.located_at is not None and data.at <= device.located_at:
+        return False
+    device.location = WKTElement(f"POINT({data.lon} {data.lat})", srid=4326)
+    device.h3_cell = device_cell(data.lat, data.lon)
+    device.accuracy_m = data.accuracy_m
+    device.located_at = data.at
+    session.flush()
+    return True
+
+
+def report_sighting(
+    session: Session, *, device: Device, notice_id: uuid.UUID, data: SightingCreate
+) -> Sighting:
+    """Store a device's sighting of an active notice's person. Any other notice is 404, so a
+    device learns nothing of notices that were never, or are no longer, public."""
+    notice = notice_repository.active_notice(session, notice_id)
+    if notice is None:
+        raise NotFound("notice not found")
+    _limit_sightings(session, device_id=device.id, notice_id=notice_id)
+    sighting = Sighting(
+        id=uuid.uuid4(),
+        notice_id=notice_id,
+        device_id=device.id,
+        seen_at=data.seen_at,
+        lat=data.lat,
+        lon=data.lon,
+        accuracy_m=data.accuracy_m,
+        text=data.text,
+        contact=data.contact,
+    )
+    session.add(sighting)
+    session.flush()
+    session.refresh(sighting)
+    record_event(
+        session,
+        agency_id=notice.agency_id,
+        event_type=SIGHTING_CREATED,
+        data={"sighting": SightingOut.from_sighting(sighting).model_dump(mode="json")},
+    )
+    log.info("alerts.sighting.created sighting=%s notice=%s", sighting.id, notice_id)
+    return sighting
+
+
+def _limit_sightings(session: Session, *, device_id: uuid.UUID, notice_id: uuid.UUID) -> None:
+    """Per device, at most `sightings_per_device_hour` in any hour and
+    `sightings_per_notice_hour` about one notice. The device row is locked first, so
+    concurrent reports of one device are counted one after the other."""
+    settings = get_settings()
+    now = repository.lock_device(session, device_id)
+    since = now - SIGHTING_WINDOW
+    limits = [
+        (settings.sightings_per_device_hour, None, "sightings per hour from one device"),
+        (settings.sightings_per_notice_hour, notice_id, "sightings per hour about one notice"),
+    ]
+    for limit, about, what in limits:
+        times = repository.recent_sighting_times(
+            session, device_id=device_id, since=since, limit=limit, notice_id=about
+        )
+        wait = seconds_until_allowed(times, limit=limit, window=SIGHTING_WINDOW, now=now)
+        if wait is not None:
+            raise RateLimited(f"at most {limit} {what}", retry_after_s=wait)
+
+
+def notice_sightings(
+    session: Session, *, notice_id: uuid.UUID, agency: Agency | None, limit: int, offset: int
+) -> tuple[Sequence[Sighting], int]:
+    """The sightings of a notice, newest first: an agency's own notice, or any for operators
+    (agency None)."""
+    if agency is not None:
+        get_agency_notice(session, agency=agency, notice_id=notice_id)
+    elif session.get(Notice, notice_id) is None:
+        raise NotFound("notice not found")
+    return repository.list_sightings(session, notice_id=notice_id, limit=limit, offset=offset)

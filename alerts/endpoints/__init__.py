@@ -1,1 +1,0 @@
-"""Thin routes, one module per audience: partner agencies, operators, devices."""

@@ -1,0 +1,1 @@
+"""Expansion: an active notice's circle widening by planned steps."""

@@ -1,0 +1,38 @@
+"""Operators read and plan a notice's expansion schedule."""
+
+import uuid
+
+from fastapi import APIRouter
+
+from alerts.deps import OperatorActor, OperatorOnly, SessionDep
+from alerts.expansion import service
+from alerts.expansion.schemas import ExpansionOut, ExpansionSchedule
+from alerts.fields import error_responses
+
+router = APIRouter(prefix="/v1/operator", tags=["operators"], dependencies=[OperatorOnly])
+
+
+@router.get(
+    "/notices/{notice_id}/expansion",
+    response_model=ExpansionOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="The notice's expansion schedule",
+)
+def expansion_schedule(notice_id: uuid.UUID, session: SessionDep) -> ExpansionOut:
+    return service.expansion_schedule(session, notice_id=notice_id)
+
+
+@router.put(
+    "/notices/{notice_id}/expansion",
+    response_model=ExpansionOut,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Plan how the notice's circle widens over time",
+)
+def set_expansion_schedule(
+    notice_id: uuid.UUID, schedule: ExpansionSchedule, session: SessionDep, actor: OperatorActor
+) -> ExpansionOut:
+    """Replaces the steps not applied yet. Each step widens the circle at its time past
+    approval and notifies only devices the notice has not reached yet."""
+    return service.set_expansion_schedule(
+        session, notice_id=notice_id, schedule=schedule, actor=actor
+    )

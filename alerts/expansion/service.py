@@ -1,0 +1,115 @@
+"""Planned widening of an active notice's circle, as Tuanyuan widens alerts with time: each
+applied step starts a new broadcast round that reaches only devices not notified yet."""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from alerts.audit import service as audit_service
+from alerts.audit.service import Actor
+from alerts.errors import Conflict, NotFound
+from alerts.expansion import repository
+from alerts.expansion.schemas import ExpansionOut, ExpansionSchedule, ExpansionStepOut
+from alerts.notices.service import DrawnAreas, _broadcast_after_commit, locked_notice, queue
+from kit.db import after_commit
+from kit.models import (
+    Notice,
+    NoticeStatus,
+)
+
+log = logging.getLogger(__name__)
+
+EXPAND_TASK = "alerts.expand_notices"
+
+
+def _expansion_out(session: Session, notice: Notice) -> ExpansionOut:
+    assert notice.radius_km is not None
+    return ExpansionOut(
+        notice_id=notice.id,
+        radius_km=notice.radius_km,
+        steps=[
+            ExpansionStepOut(
+                after_minutes=step.after_minutes,
+                radius_km=step.radius_km,
+                due_at=(
+                    notice.decided_at + timedelta(minutes=step.after_minutes)
+                    if notice.decided_at and notice.status != NoticeStatus.PENDING
+                    else None
+                ),
+                applied_at=step.applied_at,
+            )
+            for step in repository.expansion_steps(session, notice.id)
+        ],
+    )
+
+
+def expansion_schedule(session: Session, *, notice_id: uuid.UUID) -> ExpansionOut:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound("notice not found")
+    if notice.target_areas:
+        raise DrawnAreas()
+    return _expansion_out(session, notice)
+
+
+def set_expansion_schedule(
+    session: Session, *, notice_id: uuid.UUID, schedule: ExpansionSchedule, actor: Actor
+) -> ExpansionOut:
+    """Replace the steps not applied yet; steps already due run at the next beat, which is
+    also asked to run at once."""
+    notice = locked_notice(session, notice_id, actor)
+    if notice.target_areas:
+        raise DrawnAreas()
+    if notice.status not in (NoticeStatus.PENDING, NoticeStatus.ACTIVE):
+        raise Conflict(f"a notice that is {notice.status} does not expand")
+    assert notice.radius_km is not None
+    applied = [s for s in repository.expansion_steps(session, notice_id) if s.applied_at]
+    last_applied = max((s.after_minutes for s in applied), default=0.0)
+    for step in schedule.steps:
+        if step.radius_km <= notice.radius_km:
+            raise Conflict(
+                f"a step to {step.radius_km} km does not widen the current {notice.radius_km} km"
+            )
+        if step.after_minutes <= last_applied:
+            raise Conflict(f"a step at {last_applied} minutes has already been applied")
+    repository.replace_pending_steps(
+        session, notice_id, [(s.after_minutes, s.radius_km) for s in schedule.steps]
+    )
+    session.flush()
+    audit_service.record(
+        session,
+        actor,
+        "notice.expansion_planned",
+        notice_id=notice_id,
+        steps=[step.model_dump() for step in schedule.steps],
+    )
+    if notice.status == NoticeStatus.ACTIVE:
+        after_commit(session, lambda: queue(EXPAND_TASK))
+    log.info("alerts.notice.expansion_set notice=%s steps=%d", notice_id, len(schedule.steps))
+    return _expansion_out(session, notice)
+
+
+def expand_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
+    """Apply every due step: the notice's radius becomes its widest due step, and one
+    broadcast per notice reaches the devices it has not notified yet."""
+    widened: dict[uuid.UUID, float] = {}
+    for step in repository.due_expansion_steps(session, now=now):
+        step.applied_at = now
+        widened[step.notice_id] = max(widened.get(step.notice_id, 0.0), step.radius_km)
+    for notice_id, radius_km in widened.items():
+        notice = session.get(Notice, notice_id)
+        assert notice is not None and notice.radius_km is not None
+        notice.radius_km = max(notice.radius_km, radius_km)
+        audit_service.record(
+            session,
+            audit_service.SYSTEM,
+            "notice.expanded",
+            notice_id=notice_id,
+            radius_km=notice.radius_km,
+        )
+        log.info("alerts.notice.expanded notice=%s radius_km=%s", notice_id, notice.radius_km)
+        _broadcast_after_commit(session, notice, next_round=True)
+    session.flush()
+    return list(widened)

@@ -1,0 +1,1 @@
+"""Notices: what agencies submit, operators decide, and the lifecycle every output follows."""

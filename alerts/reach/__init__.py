@@ -1,0 +1,1 @@
+"""Reach: how many devices an area would reach, before anything is sent."""

@@ -1,0 +1,78 @@
+"""Reach preview bodies: the radii or areas to count, and the counts."""
+
+from datetime import datetime
+from typing import Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from alerts.fields import Latitude, Longitude, RadiusKm, Request, WindowHours
+from alerts.notices.areas import _POLYGON_AREA_EXAMPLE, Areas
+from kit.models import (
+    CapStatus,
+)
+
+
+class ReachQuery(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"lat": 51.5007, "lon": -0.1246, "radii_km": [1, 5, 20]},
+                {"areas": [_POLYGON_AREA_EXAMPLE]},
+            ]
+        }
+    )
+
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    radii_km: list[RadiusKm] | None = Field(None, min_length=1, max_length=20)
+    areas: Areas | None = Field(None, description="Or count the union of these areas")
+    location_window_hours: WindowHours | None = Field(None, description="Default 72 h")
+    cap_status: CapStatus = Field(
+        CapStatus.ACTUAL, description="Test and Exercise count only test devices"
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        circles = (self.lat, self.lon, self.radii_km)
+        if self.areas is None and None in circles:
+            raise ValueError("give lat, lon and radii_km, or areas")
+        if self.areas is not None and any(v is not None for v in circles):
+            raise ValueError("give lat, lon and radii_km, or areas, not both")
+        return self
+
+
+class Reach(BaseModel):
+    radius_km: float | None = Field(description="None for the union of the query's areas")
+    devices: int
+    tallied_at: datetime | None = Field(
+        None,
+        description="Set for large areas: the devices well inside the area were counted "
+        "from the device tally taken at this time (at most a few minutes old), the window's "
+        "first hour pro rata; those near its edge were counted now, one by one. Null: every "
+        "device was counted now, exactly as a broadcast would select them.",
+    )
+
+
+class ReachPreview(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reach": [
+                        {"radius_km": 1, "devices": 310},
+                        {"radius_km": 5, "devices": 5120},
+                        {"radius_km": 20, "devices": 48210},
+                    ],
+                    "located_since": "2026-11-20T08:30:00Z",
+                }
+            ]
+        }
+    )
+
+    reach: list[Reach]
+    located_since: datetime

@@ -1,0 +1,1 @@
+"""Webhooks: signed events agencies receive about their notices."""
