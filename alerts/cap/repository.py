@@ -6,20 +6,20 @@ from collections.abc import Sequence
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from alerts.notices.lifecycle import PUBLIC
 from kit.models import (
     Agency,
     CapMessage,
     Notice,
-    NoticeStatus,
 )
 
 
 def active_notices(session: Session, *, limit: int) -> Sequence[tuple[Notice, str]]:
-    """Active notices with their agency's name, most recently approved first."""
+    """Public (active) notices with their agency's name, most recently approved first."""
     rows = session.execute(
         select(Notice, Agency.name)
         .join(Agency, Agency.id == Notice.agency_id)
-        .where(Notice.status == NoticeStatus.ACTIVE)
+        .where(Notice.status.in_(PUBLIC))
         .order_by(Notice.decided_at.desc(), Notice.id)
         .limit(limit)
     )

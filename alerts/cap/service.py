@@ -14,6 +14,7 @@ from alerts.audit.service import Actor
 from alerts.cap import atom, messages, reading, repository, writing
 from alerts.errors import Conflict, NotFound
 from alerts.fields import MAX_REASON_CHARS
+from alerts.notices.lifecycle import PUBLIC
 from alerts.notices.schemas import Decision
 from alerts.notices.service import cancel_notice, get_agency_notice, submit_notice, update_notice
 from kit.config import get_settings
@@ -21,7 +22,6 @@ from kit.models import (
     Agency,
     CapMessage,
     Notice,
-    NoticeStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def notice_as_cap(session: Session, *, notice: Notice) -> bytes:
 def active_notice_as_cap(session: Session, *, notice_id: uuid.UUID) -> bytes:
     """Active notices are public alerts; any other is not found here."""
     notice = session.get(Notice, notice_id)
-    if notice is None or notice.status != NoticeStatus.ACTIVE:
+    if notice is None or notice.status not in PUBLIC:
         raise NotFound("no active notice with this id")
     return notice_as_cap(session, notice=notice)
 

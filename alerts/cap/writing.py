@@ -22,7 +22,11 @@ from alerts.cap.messages import (
     PARAM_WINDOW,
     qualified,
 )
+from alerts.notices.lifecycle import APPROVED, ENDED, IDENTITY_WITHHELD
 from kit.models import Notice, NoticeStatus
+
+FOUND_HEADLINE = f"{EVENT}: found"
+FOUND_DESCRIPTION = "The person this alert was about has been found. Thank you for looking."
 
 
 def cap_time(value: datetime) -> str:
@@ -117,24 +121,31 @@ def _info_block(
     info = _sub(alert, "info")
     _sub(info, "language", language)
     _sub(info, "category", CATEGORY)
-    _sub(info, "event", text.get("event") or EVENT)
-    ended = notice.status in (NoticeStatus.CANCELLED, NoticeStatus.EXPIRED)
-    _sub(info, "urgency", "Past" if ended else "Immediate")
+    withheld = notice.status in IDENTITY_WITHHELD
+    _sub(info, "event", EVENT if withheld else text.get("event") or EVENT)
+    _sub(info, "urgency", "Past" if notice.status in ENDED else "Immediate")
     _sub(info, "severity", "Severe")
     _sub(info, "certainty", "Likely")
     _sub(info, "onset", cap_time(notice.last_seen_at))
     if notice.expires_at is not None:
         _sub(info, "expires", cap_time(notice.expires_at))
     _sub(info, "senderName", agency_name)
-    _sub(info, "headline", text.get("headline") or f"{EVENT}: {notice.person_name}")
-    _sub(info, "description", description)
-    if text.get("instruction"):
-        _sub(info, "instruction", text["instruction"])
+    if withheld:
+        _sub(info, "headline", FOUND_HEADLINE)
+        _sub(info, "description", FOUND_DESCRIPTION)
+    else:
+        _sub(info, "headline", text.get("headline") or f"{EVENT}: {notice.person_name}")
+        _sub(info, "description", description)
+        if text.get("instruction"):
+            _sub(info, "instruction", text["instruction"])
     _sub(info, "contact", notice.contact)
-    parameters = [
+    person = [
         (PARAM_NAME, notice.person_name),
         (PARAM_AGE, None if notice.person_age is None else str(notice.person_age)),
         (PARAM_SEX, str(notice.person_sex)),
+    ]
+    parameters = [
+        *([] if withheld else person),
         (PARAM_LAST_SEEN_AT, cap_time(notice.last_seen_at)),
         (PARAM_LAST_SEEN_PLACE, notice.last_seen_place),
         (PARAM_LAST_SEEN_POINT, _cap_point(notice.last_seen_lat, notice.last_seen_lon)),
@@ -144,7 +155,7 @@ def _info_block(
     for name, value in parameters:
         if value is not None:
             _pair(info, "parameter", name, value)
-    if notice.photo_url:
+    if notice.photo_url and not withheld:
         resource = _sub(info, "resource")
         _sub(resource, "resourceDesc", "Photo of the missing person")
         _sub(resource, "mimeType", mimetypes.guess_type(notice.photo_url)[0] or "image/jpeg")
@@ -171,8 +182,7 @@ def alert_element(notice: Notice, *, agency_name: str, sender: str) -> Any:
         "Cancel": notice.ended_at,
     }[msg_type] or notice.created_at
     _sub(alert, "sent", cap_time(sent))
-    approved = notice.status not in (NoticeStatus.PENDING, NoticeStatus.REJECTED)
-    _sub(alert, "status", str(notice.cap_status) if approved else "Draft")
+    _sub(alert, "status", str(notice.cap_status) if notice.status in APPROVED else "Draft")
     _sub(alert, "msgType", msg_type)
     _sub(alert, "scope", "Public")
     note = _sub(alert, "note", f"hexcast notice {notice.id} is {notice.status}.")
@@ -193,7 +203,8 @@ def alert_element(notice: Notice, *, agency_name: str, sender: str) -> Any:
         description=notice.person_description,
         agency_name=agency_name,
     )
-    for language, text in sorted(texts.items()):
+    # The agency's translations may name the person too.
+    for language, text in [] if notice.status in IDENTITY_WITHHELD else sorted(texts.items()):
         _info_block(
             alert,
             notice,
@@ -203,7 +214,7 @@ def alert_element(notice: Notice, *, agency_name: str, sender: str) -> Any:
             agency_name=agency_name,
         )
     notes = [note.text]
-    if notice.decision_reason:
+    if notice.decision_reason and notice.status not in IDENTITY_WITHHELD:
         notes.append(f"Reason: {notice.decision_reason}")
     if holes:
         notes.append("Holes in the target polygons are not represented: CAP polygons have none.")

@@ -12,6 +12,7 @@ from alerts.audit.service import Actor
 from alerts.errors import Conflict, NotFound
 from alerts.expansion import repository
 from alerts.expansion.schemas import ExpansionOut, ExpansionSchedule, ExpansionStepOut
+from alerts.notices.lifecycle import CHANGEABLE
 from alerts.notices.service import DrawnAreas, _broadcast_after_commit, locked_notice, queue
 from kit.db import after_commit
 from kit.models import (
@@ -62,7 +63,7 @@ def set_expansion_schedule(
     notice = locked_notice(session, notice_id, actor)
     if notice.target_areas:
         raise DrawnAreas()
-    if notice.status not in (NoticeStatus.PENDING, NoticeStatus.ACTIVE):
+    if notice.status not in CHANGEABLE:
         raise Conflict(f"a notice that is {notice.status} does not expand")
     assert notice.radius_km is not None
     applied = [s for s in repository.expansion_steps(session, notice_id) if s.applied_at]

@@ -1,7 +1,10 @@
-"""Notice state transitions and who may approve, as pure rules."""
+"""Notice statuses as every output reads them, the transitions between them, and who may
+approve, as pure rules. An output that decides by status uses one of the sets below, never a
+list of its own: a status added or moved then changes every output at once."""
 
 import enum
 import uuid
+from typing import Final
 
 from alerts.errors import Conflict, Forbidden
 from kit.models import CapStatus, NoticeStatus
@@ -53,7 +56,22 @@ def check_approver(
         )
 
 
-ENDED = (NoticeStatus.FOUND, NoticeStatus.CANCELLED, NoticeStatus.EXPIRED)
+PENDING: Final = frozenset({NoticeStatus.PENDING})
+"""Waiting for an operator's decision; nothing is sent or published."""
+BROADCASTING: Final = frozenset({NoticeStatus.ACTIVE})
+"""Approved and running: pushes go out, and the public outputs (CAP, Atom) list it."""
+ENDED: Final = frozenset({NoticeStatus.FOUND, NoticeStatus.CANCELLED, NoticeStatus.EXPIRED})
+"""Approved once and over: CAP says urgency Past, and nothing more is sent but a found
+notice's "Found, thank you"."""
+APPROVED: Final = BROADCASTING | ENDED
+"""Went out: its CAP status is its own (Actual, Exercise, Test), not Draft."""
+PUBLIC: Final = BROADCASTING
+"""Listed in the public Atom feed and answered by the public CAP route."""
+CHANGEABLE: Final = PENDING | BROADCASTING
+"""May still be updated, cancelled or given an expansion schedule."""
+IDENTITY_WITHHELD: Final = frozenset({NoticeStatus.FOUND})
+"""The person's name, age, sex, description and photo leave every output: they were
+published to find someone, and are not needed once the person is found."""
 
 
 def found_rate(approved: dict[NoticeStatus, int]) -> float | None:

@@ -17,6 +17,7 @@ from alerts.notices import repository
 from alerts.notices.areas import areas_json
 from alerts.notices.idempotency import IdempotencyKeyReused, request_fingerprint
 from alerts.notices.lifecycle import (
+    CHANGEABLE,
     Action,
     check_approver,
     found_rate,
@@ -266,7 +267,7 @@ def update_notice(
     notice = locked_notice(session, notice_id, actor)
     if notice.agency_id != agency.id:
         raise NotFound("notice not found")
-    if notice.status not in (NoticeStatus.PENDING, NoticeStatus.ACTIVE):
+    if notice.status not in CHANGEABLE:
         raise Conflict(f"a notice that is {notice.status} cannot be updated")
     changed = changes.model_fields_set
     if changes.description is not None:
