@@ -2,18 +2,28 @@
 `session_scope`. Work that must follow a commit (queueing Celery tasks) is registered with
 `after_commit` and dropped on rollback, so a rolled-back notice never broadcasts."""
 
+import functools
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import BigInteger, Boolean, ColumnElement, Engine, Text, cast, create_engine, event
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kit.config import get_settings
 
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
 _AFTER_COMMIT = "hexcast.after_commit"
+# deadlock_detected, serialization_failure: PostgreSQL failed the statement to let another
+# transaction through, and the same work tried again may well succeed.
+RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 @lru_cache
@@ -42,6 +52,41 @@ def _run_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
     session.info.pop(_AFTER_COMMIT, None)
+
+
+def retry_conflicts(session: Session, work: Callable[[], T], *, attempts: int = 3) -> T:
+    """`work()` in a savepoint, run again (up to `attempts` runs) when PostgreSQL fails it
+    to break a deadlock or a serialization conflict. Only the savepoint is undone: what the
+    transaction did and locked before it stays, and so does the work it registered with
+    `after_commit`, which a savepoint's rollback would otherwise drop with that of `work`."""
+    for attempt in range(1, attempts + 1):
+        registered = list(session.info.get(_AFTER_COMMIT, []))
+        try:
+            with session.begin_nested():
+                return work()
+        except BaseException as error:
+            session.info[_AFTER_COMMIT] = registered
+            sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+            if not isinstance(error, DBAPIError) or sqlstate not in RETRIED_SQLSTATES:
+                raise
+            if attempt == attempts:
+                raise
+            log.warning("db.retry sqlstate=%s attempt=%d", sqlstate, attempt)
+    raise AssertionError("unreachable")
+
+
+def retrying_conflicts(
+    change: Callable[Concatenate[Session, P], T],
+) -> Callable[Concatenate[Session, P], T]:
+    """A service function whose change PostgreSQL failed to break a deadlock or a
+    serialization conflict is made again, a few times, rather than answered with a 500.
+    With every path locking in one order none should deadlock: this is the net."""
+
+    @functools.wraps(change)
+    def retried(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return retry_conflicts(session, lambda: change(session, *args, **kwargs))
+
+    return retried
 
 
 @contextmanager

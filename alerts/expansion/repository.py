@@ -1,8 +1,10 @@
-"""Every query of expansion steps."""
+"""Every query of expansion steps. Their notice is always locked first: see the lock order in
+alerts.notices.repository."""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -36,20 +38,42 @@ def replace_pending_steps(
     )
 
 
-def due_expansion_steps(session: Session, *, now: datetime) -> Sequence[ExpansionStep]:
-    """Unapplied steps of active notices whose time has come, locked; a step another beat
-    run is applying is skipped, not waited for."""
-    due_at = Notice.decided_at + func.make_interval(
+def _due_at() -> Any:
+    return Notice.decided_at + func.make_interval(
         0, 0, 0, 0, 0, 0, ExpansionStep.after_minutes * 60
     )
+
+
+def notices_with_due_steps(session: Session, *, now: datetime) -> list[uuid.UUID]:
+    """Active notices with an unapplied step whose time has come, in id order; nothing is
+    locked: the caller locks each notice and reads its due steps again under the lock."""
+    return list(
+        session.scalars(
+            select(ExpansionStep.notice_id)
+            .join(Notice, Notice.id == ExpansionStep.notice_id)
+            .where(
+                Notice.status == NoticeStatus.ACTIVE,
+                ExpansionStep.applied_at.is_(None),
+                _due_at() <= now,
+            )
+            .group_by(ExpansionStep.notice_id)
+            .order_by(ExpansionStep.notice_id)
+        )
+    )
+
+
+def due_expansion_steps(
+    session: Session, notice_id: uuid.UUID, *, now: datetime
+) -> Sequence[ExpansionStep]:
+    """The notice's unapplied steps whose time has come. Read under the notice's lock, they
+    are the ones no one has applied or re-planned meanwhile."""
     return session.scalars(
         select(ExpansionStep)
         .join(Notice, Notice.id == ExpansionStep.notice_id)
         .where(
-            Notice.status == NoticeStatus.ACTIVE,
+            ExpansionStep.notice_id == notice_id,
             ExpansionStep.applied_at.is_(None),
-            due_at <= now,
+            _due_at() <= now,
         )
-        .order_by(ExpansionStep.notice_id, ExpansionStep.after_minutes)
-        .with_for_update(of=ExpansionStep, skip_locked=True)
+        .order_by(ExpansionStep.after_minutes)
     ).all()

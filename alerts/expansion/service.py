@@ -4,6 +4,7 @@ applied step starts a new broadcast round that reaches only devices not notified
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -12,9 +13,10 @@ from alerts.audit.service import Actor
 from alerts.errors import Conflict, NotFound
 from alerts.expansion import repository
 from alerts.expansion.schemas import ExpansionOut, ExpansionSchedule, ExpansionStepOut
-from alerts.notices.lifecycle import CHANGEABLE
-from alerts.notices.service import DrawnAreas, _broadcast_after_commit, locked_notice, queue
-from kit.db import after_commit
+from alerts.notices import repository as notice_repository
+from alerts.notices.lifecycle import BROADCASTING, CHANGEABLE
+from alerts.notices.service import DrawnAreas, broadcast_after_commit, locked_notice, queue
+from kit.db import after_commit, retry_conflicts, retrying_conflicts
 from kit.models import (
     Notice,
     NoticeStatus,
@@ -55,6 +57,7 @@ def expansion_schedule(session: Session, *, notice_id: uuid.UUID) -> ExpansionOu
     return _expansion_out(session, notice)
 
 
+@retrying_conflicts
 def set_expansion_schedule(
     session: Session, *, notice_id: uuid.UUID, schedule: ExpansionSchedule, actor: Actor
 ) -> ExpansionOut:
@@ -94,23 +97,37 @@ def set_expansion_schedule(
 
 def expand_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
     """Apply every due step: the notice's radius becomes its widest due step, and one
-    broadcast per notice reaches the devices it has not notified yet."""
-    widened: dict[uuid.UUID, float] = {}
-    for step in repository.due_expansion_steps(session, now=now):
+    broadcast per notice reaches the devices it has not notified yet. Notices are locked one
+    after another in id order, each before its steps (the lock order in
+    alerts.notices.repository)."""
+    widened = []
+    for notice_id in repository.notices_with_due_steps(session, now=now):
+        if retry_conflicts(session, partial(_expand_notice, session, notice_id, now=now)):
+            widened.append(notice_id)
+    return widened
+
+
+def _expand_notice(session: Session, notice_id: uuid.UUID, *, now: datetime) -> bool:
+    """Apply the notice's due steps, read again under its lock: a notice that ended, or whose
+    steps an operator re-planned or another beat run applied meanwhile, is left alone."""
+    notice = notice_repository.notice_for_update(session, notice_id)
+    if notice is None or notice.status not in BROADCASTING:
+        return False
+    steps = repository.due_expansion_steps(session, notice_id, now=now)
+    if not steps:
+        return False
+    assert notice.radius_km is not None
+    for step in steps:
         step.applied_at = now
-        widened[step.notice_id] = max(widened.get(step.notice_id, 0.0), step.radius_km)
-    for notice_id, radius_km in widened.items():
-        notice = session.get(Notice, notice_id)
-        assert notice is not None and notice.radius_km is not None
-        notice.radius_km = max(notice.radius_km, radius_km)
-        audit_service.record(
-            session,
-            audit_service.SYSTEM,
-            "notice.expanded",
-            notice_id=notice_id,
-            radius_km=notice.radius_km,
-        )
-        log.info("alerts.notice.expanded notice=%s radius_km=%s", notice_id, notice.radius_km)
-        _broadcast_after_commit(session, notice, next_round=True)
+    notice.radius_km = max(notice.radius_km, *(step.radius_km for step in steps))
+    audit_service.record(
+        session,
+        audit_service.SYSTEM,
+        "notice.expanded",
+        notice_id=notice_id,
+        radius_km=notice.radius_km,
+    )
+    log.info("alerts.notice.expanded notice=%s radius_km=%s", notice_id, notice.radius_km)
+    broadcast_after_commit(session, notice, next_round=True)
     session.flush()
-    return list(widened)
+    return True

@@ -1,4 +1,13 @@
-"""Every query of notices and their idempotency keys."""
+"""Every query of notices and their idempotency keys.
+
+Lock order: whatever changes a notice, or its expansion steps, locks the notice row first
+(`notice_for_update`) and reads its status under that lock; only then does it touch the
+notice's steps. Beat's expansion does the same, notice by notice, in id order, as does its
+expiry, so no two transactions wait for each other's notices or steps in a cycle: locking
+the steps first had beat deadlock with an operator's re-plan, and widen a notice that had
+ended between its read and its write. The notifier's chunk rows are locked only with SKIP
+LOCKED, which never waits, so a chunk task may hold its chunk while it takes the notice.
+"""
 
 import uuid
 from collections.abc import Sequence
@@ -25,7 +34,14 @@ def notice_of_agency(
 
 
 def notice_for_update(session: Session, notice_id: uuid.UUID) -> Notice | None:
-    return session.get(Notice, notice_id, with_for_update=True)
+    """The notice, locked, as it is now: an instance the session had already loaded is
+    refreshed, so its status is the one the lock protects (see the lock order above)."""
+    return session.scalar(
+        select(Notice)
+        .where(Notice.id == notice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def list_notices(
@@ -49,13 +65,23 @@ def list_notices(
 
 
 def expire_due(session: Session, *, now: datetime) -> list[uuid.UUID]:
+    """End the active notices past their expiry. They are locked in id order first, as
+    beat's expansion locks them, and one that ended meanwhile is left alone."""
+    due = session.scalars(
+        select(Notice.id)
+        .where(Notice.status == NoticeStatus.ACTIVE, Notice.expires_at <= now)
+        .order_by(Notice.id)
+        .with_for_update()
+    ).all()
+    if not due:
+        return []
     rows = session.execute(
         update(Notice)
-        .where(Notice.status == NoticeStatus.ACTIVE, Notice.expires_at <= now)
+        .where(Notice.id.in_(due), Notice.status == NoticeStatus.ACTIVE)
         .values(status=NoticeStatus.EXPIRED, ended_at=now)
         .returning(Notice.id)
     )
-    return [r[0] for r in rows]
+    return sorted(r[0] for r in rows)
 
 
 def claim_idempotency_key(
@@ -100,8 +126,14 @@ def purge_idempotency_keys(session: Session, *, before: datetime) -> int:
 
 
 def active_notice(session: Session, notice_id: uuid.UUID) -> Notice | None:
+    """The notice if it is active, share-locked until commit: an end waits for what is
+    stored under it (a sighting), or this waits for the end and finds the notice ended.
+    KEY SHARE does not wait for a broadcast, which holds the notice FOR NO KEY UPDATE."""
     return session.scalar(
-        select(Notice).where(Notice.id == notice_id, Notice.status == NoticeStatus.ACTIVE)
+        select(Notice)
+        .where(Notice.id == notice_id, Notice.status == NoticeStatus.ACTIVE)
+        .with_for_update(read=True, key_share=True)
+        .execution_options(populate_existing=True)
     )
 
 

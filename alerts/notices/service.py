@@ -35,7 +35,7 @@ from alerts.notices.schemas import (
 from alerts.webhooks.service import record_status_event
 from kit.celery import celery_app
 from kit.config import get_settings
-from kit.db import after_commit
+from kit.db import after_commit, retry_conflicts, retrying_conflicts
 from kit.models import (
     ActorType,
     Agency,
@@ -137,8 +137,10 @@ def get_agency_notice(session: Session, *, agency: Agency, notice_id: uuid.UUID)
 
 
 def locked_notice(session: Session, notice_id: uuid.UUID, actor: Actor) -> Notice:
-    """The notice, locked for a change; an agency acts on its own notices only, and another
-    agency's is indistinguishable from a missing one."""
+    """The notice, locked for a change and read again under the lock, so the status every
+    change checks is the one no other change can move until this one commits; an agency
+    acts on its own notices only, and another agency's is indistinguishable from a missing
+    one."""
     notice = repository.notice_for_update(session, notice_id)
     if notice is None or (actor.type == ActorType.AGENCY and notice.agency_id != actor.id):
         raise NotFound("notice not found")
@@ -152,7 +154,7 @@ def queue(task: str, *args: str | int) -> None:
         log.exception("alerts.task.enqueue_failed task=%s args=%s", task, args)
 
 
-def _broadcast_after_commit(session: Session, notice: Notice, *, next_round: bool) -> None:
+def broadcast_after_commit(session: Session, notice: Notice, *, next_round: bool) -> None:
     """Queue the notice's broadcast once this transaction commits; a widened area or an update
     is a new round, which reaches only devices the notice has not reached yet. If the queue is
     down, the reconciler finds the round without chunks and queues it."""
@@ -168,6 +170,7 @@ class DrawnAreas(Conflict):
         super().__init__("this notice targets drawn areas; a radius applies to circle notices only")
 
 
+@retrying_conflicts
 def approve_notice(
     session: Session, *, notice_id: uuid.UUID, approval: Approval, actor: Actor
 ) -> Notice:
@@ -186,7 +189,7 @@ def approve_notice(
         notice.radius_km = approval.radius_km
     notice.decided_at = now
     notice.expires_at = now + timedelta(hours=lifetime)
-    _broadcast_after_commit(session, notice, next_round=False)
+    broadcast_after_commit(session, notice, next_round=False)
     session.flush()
     record_status_event(session, notice)
     audit_service.record(
@@ -201,6 +204,7 @@ def approve_notice(
     return notice
 
 
+@retrying_conflicts
 def reject_notice(
     session: Session, *, notice_id: uuid.UUID, decision: Decision, actor: Actor
 ) -> Notice:
@@ -231,6 +235,7 @@ def mark_found(
     return _end_notice(session, notice_id, Action.FOUND, decision, actor)
 
 
+@retrying_conflicts
 def _end_notice(
     session: Session, notice_id: uuid.UUID, action: Action, decision: Decision, actor: Actor
 ) -> Notice:
@@ -250,6 +255,7 @@ def _end_notice(
     return notice
 
 
+@retrying_conflicts
 def update_notice(
     session: Session,
     *,
@@ -289,7 +295,7 @@ def update_notice(
     notice.revision += 1
     notice.revised_at = datetime.now(UTC)
     if notice.status == NoticeStatus.ACTIVE:
-        _broadcast_after_commit(session, notice, next_round=True)
+        broadcast_after_commit(session, notice, next_round=True)
         after_commit(session, partial(queue, FOLLOW_UP_TASK, str(notice.id), "update"))
     session.flush()
     audit_service.record(
@@ -366,6 +372,11 @@ def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
 
 
 def expire_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
+    """End the active notices whose time is up; one that ended meanwhile stays as it ended."""
+    return retry_conflicts(session, partial(_expire_notices, session, now=now))
+
+
+def _expire_notices(session: Session, *, now: datetime) -> list[uuid.UUID]:
     expired = repository.expire_due(session, now=now)
     for notice_id in expired:
         audit_service.record(session, audit_service.SYSTEM, "notice.expired", notice_id=notice_id)
