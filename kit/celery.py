@@ -2,6 +2,12 @@
 
 `alerts` queues `notifier` work by task name through this app, never by importing it.
 
+Two queues: `sends` carries the pushes (a broadcast, its chunks, follow-ups), `housekeeping`
+everything else (the reconciler, the device tally, expiry, expansion, webhooks, purges), so
+that a 10-million-device broadcast never delays the reconciler that rescues it, the tally
+previews read or a webhook. A worker started without `-Q` consumes both; deployments run
+separate workers for each (`scripts/run.sh`, `docker-compose.yml`).
+
 At-least-once: a task is acknowledged after it ran (late acks), requeued when its worker
 process dies, and a worker takes one message at a time. A message a dead worker had taken
 comes back after the visibility timeout; before that, the reconciler has usually queued the
@@ -11,10 +17,20 @@ same work again from the database, where leases make either copy harmless.
 import os
 
 from celery import Celery
+from kombu import Queue
 
 from kit.config import get_settings
 
 settings = get_settings()
+
+SENDS_QUEUE = "sends"
+HOUSEKEEPING_QUEUE = "housekeeping"
+SEND_TASKS = (
+    "notifier.broadcast",
+    "notifier.send_chunk",
+    "notifier.send_deliveries",
+    "notifier.follow_up",
+)
 
 celery_app = Celery(
     "hexcast",
@@ -31,7 +47,9 @@ celery_app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     task_ignore_result=True,
-    task_default_queue="hexcast",
+    task_queues=(Queue(SENDS_QUEUE), Queue(HOUSEKEEPING_QUEUE)),
+    task_default_queue=HOUSEKEEPING_QUEUE,
+    task_routes={name: {"queue": SENDS_QUEUE} for name in SEND_TASKS},
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,

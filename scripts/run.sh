@@ -72,7 +72,12 @@ start fcm-sandbox .venv/bin/python -m fcm_sandbox --port "$sandbox_port" \
   --project "$HEXCAST_FCM_PROJECT_ID" --credentials-out "$HEXCAST_FCM_CREDENTIALS_FILE"
 wait_http "$HEXCAST_FCM_ENDPOINT/healthz" "the FCM sandbox"
 start api .venv/bin/uvicorn alerts.api:app --host 127.0.0.1 --port "$api_port"
-start worker .venv/bin/celery -A kit.celery:celery_app worker --loglevel INFO
+# Pushes and housekeeping on workers of their own, so that a long broadcast never delays the
+# reconciler, the device tally or a webhook.
+start worker-sends .venv/bin/celery -A kit.celery:celery_app worker --loglevel INFO \
+  --queues sends --hostname "sends@%h"
+start worker-housekeeping .venv/bin/celery -A kit.celery:celery_app worker --loglevel INFO \
+  --queues housekeeping --concurrency 2 --hostname "housekeeping@%h"
 start beat .venv/bin/celery -A kit.celery:celery_app beat --loglevel INFO \
   --schedule "$state/celerybeat-schedule"
 wait_http "$HEXCAST_API_URL/healthz" "the API"

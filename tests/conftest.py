@@ -293,8 +293,11 @@ def wait_for_runs(worker: Service, task: str, *, runs: int, timeout: float = 60)
     wait_until(done, timeout=timeout, what=f"{runs} runs of {task}")
 
 
-def celery_worker(name: str, *, concurrency: int = 2, **settings: str) -> Service:
-    """A prefork Celery worker on the test queue; `settings` are HEXCAST_* variables."""
+def celery_worker(
+    name: str, *, concurrency: int = 2, queues: str | None = None, **settings: str
+) -> Service:
+    """A prefork Celery worker on both queues, or on `queues` ("sends", "housekeeping");
+    `settings` are HEXCAST_* variables."""
     return Service(
         name,
         [
@@ -312,6 +315,7 @@ def celery_worker(name: str, *, concurrency: int = 2, **settings: str) -> Servic
             "--without-mingle",
             "--hostname",
             f"{name}-{os.getpid()}@%h",
+            *(["--queues", queues] if queues else []),
         ],
         ready=lambda log: b" ready." in log,
         env=settings,

@@ -92,7 +92,7 @@ def test_ctrl_c_stops_every_process_and_the_stack_that_run_started(tmp_path: Pat
         )
         assert run.poll() is None, "".join(output)
         started = _descendants(run.pid)
-        assert len(started) >= 5, "sandbox, API, worker with its pool, beat"
+        assert len(started) >= 6, "sandbox, API, two workers with their pools, beat"
         assert all(_listening(port) for port in ports.values())
 
         began = time.monotonic()

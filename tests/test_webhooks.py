@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from alerts.webhooks.signing import verify_signature
-from kit.celery import celery_app
+from kit.celery import HOUSEKEEPING_QUEUE, celery_app
 from tests.conftest import Service, drain, wait_until
 from tests.helpers import create_agency, notice_body, register_device
 
@@ -326,12 +326,12 @@ def test_an_event_whose_queued_task_was_lost_is_delivered_by_the_beat_requeue(
     had lost it), the worker consumes again: only the outbox still knows the event."""
     _set_webhook(api, agency_headers, receiver.url)
     notice_id = _submit(api, agency_headers)
-    assert celery_app.control.cancel_consumer("hexcast", reply=True, timeout=10)
+    assert celery_app.control.cancel_consumer(HOUSEKEEPING_QUEUE, reply=True, timeout=10)
     try:
         _act(api, operator_headers, notice_id, "reject")
         assert celery_app.control.purge() >= 1
     finally:
-        assert celery_app.control.add_consumer("hexcast", reply=True, timeout=10)
+        assert celery_app.control.add_consumer(HOUSEKEEPING_QUEUE, reply=True, timeout=10)
     drain(worker)
     assert receiver.deliveries == []
     assert [e["status"] for e in _events(api, agency_headers)] == ["pending"]
