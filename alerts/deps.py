@@ -1,4 +1,5 @@
-"""Request dependencies: the session that commits once, and who is calling.
+"""Request dependencies: the session that commits once, who is calling, and the notice a
+route reads, loaded from its path once for every route that needs it.
 
 Three credentials, one per audience: agencies send `X-API-Key`, operators
 `Authorization: Bearer` (a login's session token, or the bootstrap credential), devices
@@ -21,9 +22,10 @@ from alerts.accounts import service as account_service
 from alerts.accounts.credentials import hash_secret
 from alerts.audit.service import Actor
 from alerts.devices import repository as device_repository
-from alerts.errors import Forbidden, Unauthenticated
+from alerts.errors import Forbidden, NotFound, Unauthenticated
+from alerts.notices import repository as notice_repository
 from kit.db import session_scope
-from kit.models import Agency, AgencyKey, Device, KeyScope, Operator, OperatorRole
+from kit.models import Agency, AgencyKey, Device, KeyScope, Notice, Operator, OperatorRole
 
 
 def get_session() -> Iterator[Session]:
@@ -166,3 +168,35 @@ OperatorActor = Annotated[Actor, Depends(operator_actor)]
 OperatorOnly = Depends(current_operator)
 
 AdminOnly = Depends(current_admin)
+
+
+def any_notice(notice_id: uuid.UUID, session: SessionDep, _: CurrentOperator) -> Notice:
+    """The notice in the path, for operators, who read every agency's."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound("notice not found")
+    return notice
+
+
+def agency_notice(notice_id: uuid.UUID, session: SessionDep, agency: CurrentAgency) -> Notice:
+    """The notice in the path if it is the calling agency's: another agency's notice is 404,
+    exactly like one that does not exist."""
+    notice = notice_repository.notice_of_agency(session, agency_id=agency.id, notice_id=notice_id)
+    if notice is None:
+        raise NotFound("notice not found")
+    return notice
+
+
+def readable_notice(notice_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Notice:
+    """The notice in the path for a route both audiences read: any notice for an operator,
+    its own for an agency."""
+    if Role.OPERATOR in caller.roles:
+        return any_notice(notice_id, session, current_operator(caller))
+    if caller.agency_key is not None:
+        return agency_notice(notice_id, session, current_agency(caller))
+    raise Forbidden("this endpoint is for the agency and operator roles")
+
+
+OperatorNotice = Annotated[Notice, Depends(any_notice)]
+AgencyNotice = Annotated[Notice, Depends(agency_notice)]
+ReadableNotice = Annotated[Notice, Depends(readable_notice)]

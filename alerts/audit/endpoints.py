@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from alerts.audit import repository, service
 from alerts.audit.schemas import AuditEventOut, AuditPage
-from alerts.deps import AdminOnly, OperatorOnly, SessionDep
+from alerts.deps import AdminOnly, OperatorNotice, OperatorOnly, SessionDep
 from alerts.fields import MAX_OFFSET, StoredText, error_responses
 
 router = APIRouter(prefix="/v1/operator", tags=["audit"], dependencies=[OperatorOnly])
@@ -19,12 +19,12 @@ router = APIRouter(prefix="/v1/operator", tags=["audit"], dependencies=[Operator
     summary="A notice's audit events, oldest first: each step with its actor and time",
 )
 def notice_audit(
-    notice_id: uuid.UUID,
+    notice: OperatorNotice,
     session: SessionDep,
     limit: int = Query(200, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> AuditPage:
-    return service.notice_audit(session, notice_id=notice_id, limit=limit, offset=offset)
+    return service.notice_audit(session, notice=notice, limit=limit, offset=offset)
 
 
 @router.get(

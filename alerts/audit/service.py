@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from alerts.audit import repository
 from alerts.audit.schemas import AuditEventOut, AuditPage
-from alerts.errors import NotFound
 from kit.models import (
     ActorType,
     AuditEvent,
@@ -52,11 +51,9 @@ def record(
     )
 
 
-def notice_audit(session: Session, *, notice_id: uuid.UUID, limit: int, offset: int) -> AuditPage:
+def notice_audit(session: Session, *, notice: Notice, limit: int, offset: int) -> AuditPage:
     """The notice's audit events, oldest first."""
-    if session.get(Notice, notice_id) is None:
-        raise NotFound("notice not found")
     events, total = repository.audit_events(
-        session, notice_id=notice_id, newest_first=False, limit=limit, offset=offset
+        session, notice_id=notice.id, newest_first=False, limit=limit, offset=offset
     )
     return AuditPage(items=[AuditEventOut.from_event(e) for e in events], total=total)

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from alerts.accounts.service import agency_actor
 from alerts.cap import atom, messages, service
-from alerts.deps import AgencyWriter, CallerDep, Role, SessionDep, current_agency
-from alerts.errors import DomainError, Forbidden
+from alerts.deps import AgencyWriter, ReadableNotice, SessionDep
+from alerts.errors import DomainError
 from alerts.fields import ErrorOut, error_responses
-from alerts.notices import service as notice_service
 from alerts.notices.schemas import NoticeOut
 
 router = APIRouter(tags=["CAP"])
@@ -101,16 +100,9 @@ def import_cap_alert(
     },
     summary="Read a notice as a CAP 1.2 alert (its agency, or an operator)",
 )
-def notice_cap(notice_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Response:
+def notice_cap(notice: ReadableNotice, session: SessionDep) -> Response:
     """An Alert, an Update once the agency changed it, a Cancel once cancelled; a notice not
     approved yet (or rejected) has status Draft."""
-    if Role.OPERATOR in caller.roles:
-        notice = notice_service.get_notice(session, notice_id=notice_id)
-    elif caller.agency_key is not None:
-        agency = current_agency(caller)
-        notice = notice_service.get_agency_notice(session, agency=agency, notice_id=notice_id)
-    else:
-        raise Forbidden("this endpoint is for the agency and operator roles")
     return Response(service.notice_as_cap(session, notice=notice), media_type=messages.MEDIA_TYPE)
 
 

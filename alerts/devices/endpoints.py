@@ -5,7 +5,13 @@ import uuid
 
 from fastapi import APIRouter, Query, Response, status
 
-from alerts.deps import CurrentAgency, CurrentDevice, OperatorOnly, SessionDep
+from alerts.deps import (
+    AgencyNotice,
+    CurrentDevice,
+    OperatorNotice,
+    OperatorOnly,
+    SessionDep,
+)
 from alerts.devices import service
 from alerts.devices.schemas import (
     DeviceRegistered,
@@ -73,15 +79,12 @@ def report_sighting(
     summary="List the sightings of one of the agency's notices, newest first",
 )
 def list_sightings(
-    notice_id: uuid.UUID,
+    notice: AgencyNotice,
     session: SessionDep,
-    agency: CurrentAgency,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> SightingPage:
-    items, total = service.notice_sightings(
-        session, notice_id=notice_id, agency=agency, limit=limit, offset=offset
-    )
+    items, total = service.notice_sightings(session, notice=notice, limit=limit, offset=offset)
     return SightingPage(items=[SightingOut.from_sighting(s) for s in items], total=total)
 
 
@@ -93,12 +96,10 @@ def list_sightings(
     summary="List the sightings of any notice, newest first (operators)",
 )
 def list_sightings_as_operator(
-    notice_id: uuid.UUID,
+    notice: OperatorNotice,
     session: SessionDep,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> SightingPage:
-    items, total = service.notice_sightings(
-        session, notice_id=notice_id, agency=None, limit=limit, offset=offset
-    )
+    items, total = service.notice_sightings(session, notice=notice, limit=limit, offset=offset)
     return SightingPage(items=[SightingOut.from_sighting(s) for s in items], total=total)

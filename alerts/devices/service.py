@@ -13,13 +13,11 @@ from alerts.devices import repository
 from alerts.devices.schemas import DeviceRegistration, LocationReport, SightingCreate, SightingOut
 from alerts.errors import NotFound, RateLimited
 from alerts.notices import repository as notice_repository
-from alerts.notices.service import get_agency_notice
 from alerts.webhooks.service import record_event
 from alerts.webhooks.signing import SIGHTING_CREATED
 from geo.regions import device_cell
 from kit.config import get_settings
 from kit.models import (
-    Agency,
     Device,
     Notice,
     Sighting,
@@ -113,12 +111,7 @@ def _limit_sightings(session: Session, *, device_id: uuid.UUID, notice_id: uuid.
 
 
 def notice_sightings(
-    session: Session, *, notice_id: uuid.UUID, agency: Agency | None, limit: int, offset: int
+    session: Session, *, notice: Notice, limit: int, offset: int
 ) -> tuple[Sequence[Sighting], int]:
-    """The sightings of a notice, newest first: an agency's own notice, or any for operators
-    (agency None)."""
-    if agency is not None:
-        get_agency_notice(session, agency=agency, notice_id=notice_id)
-    elif session.get(Notice, notice_id) is None:
-        raise NotFound("notice not found")
-    return repository.list_sightings(session, notice_id=notice_id, limit=limit, offset=offset)
+    """The sightings of a notice, newest first."""
+    return repository.list_sightings(session, notice_id=notice.id, limit=limit, offset=offset)

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from alerts.deps import OperatorActor, OperatorOnly, SessionDep
+from alerts.deps import OperatorActor, OperatorNotice, OperatorOnly, SessionDep
 from alerts.expansion import service
 from alerts.expansion.schemas import ExpansionOut, ExpansionSchedule
 from alerts.fields import error_responses
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/v1/operator", tags=["operators"], dependencies=[Oper
     responses=error_responses(401, 403, 404, 409),
     summary="The notice's expansion schedule",
 )
-def expansion_schedule(notice_id: uuid.UUID, session: SessionDep) -> ExpansionOut:
-    return service.expansion_schedule(session, notice_id=notice_id)
+def expansion_schedule(notice: OperatorNotice, session: SessionDep) -> ExpansionOut:
+    return service.expansion_schedule(session, notice=notice)
 
 
 @router.put(

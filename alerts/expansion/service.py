@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from alerts.audit import service as audit_service
 from alerts.audit.service import Actor
-from alerts.errors import Conflict, NotFound
+from alerts.errors import Conflict
 from alerts.expansion import repository
 from alerts.expansion.schemas import ExpansionOut, ExpansionSchedule, ExpansionStepOut
 from alerts.notices import repository as notice_repository
@@ -48,10 +48,7 @@ def _expansion_out(session: Session, notice: Notice) -> ExpansionOut:
     )
 
 
-def expansion_schedule(session: Session, *, notice_id: uuid.UUID) -> ExpansionOut:
-    notice = session.get(Notice, notice_id)
-    if notice is None:
-        raise NotFound("notice not found")
+def expansion_schedule(session: Session, *, notice: Notice) -> ExpansionOut:
     if notice.target_areas:
         raise DrawnAreas()
     return _expansion_out(session, notice)

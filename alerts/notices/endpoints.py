@@ -8,7 +8,15 @@ from fastapi import APIRouter, Body, Header, Query, Response, status
 
 from alerts.accounts import service as account_service
 from alerts.accounts.service import agency_actor
-from alerts.deps import AgencyWriter, CurrentAgency, OperatorActor, OperatorOnly, SessionDep
+from alerts.deps import (
+    AgencyNotice,
+    AgencyWriter,
+    CurrentAgency,
+    OperatorActor,
+    OperatorNotice,
+    OperatorOnly,
+    SessionDep,
+)
 from alerts.fields import MAX_OFFSET, error_responses
 from alerts.notices import repository, service
 from alerts.notices.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
@@ -149,8 +157,8 @@ def mark_found_as_operator(
     responses=error_responses(401, 403, 404),
     summary="Delivery counts of a notice's broadcast",
 )
-def delivery_stats(notice_id: uuid.UUID, session: SessionDep) -> DeliveryStats:
-    return service.delivery_stats(session, notice_id=notice_id)
+def delivery_stats(notice: OperatorNotice, session: SessionDep) -> DeliveryStats:
+    return service.delivery_stats(session, notice=notice)
 
 
 @operator_router.get(
@@ -208,10 +216,9 @@ def submit_notice(
     responses=error_responses(401, 403, 404),
     summary="Read one of the agency's notices",
 )
-def read_notice(notice_id: uuid.UUID, session: SessionDep, agency: CurrentAgency) -> NoticeOut:
+def read_notice(notice: AgencyNotice) -> NoticeOut:
     """Reading and listing need a key with the `notices:read` scope; another agency's notice
     is 404, as a missing one."""
-    notice = service.get_agency_notice(session, agency=agency, notice_id=notice_id)
     return NoticeOut.from_notice(notice)
 
 

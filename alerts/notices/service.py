@@ -315,13 +315,6 @@ def update_notice(
     return notice
 
 
-def get_notice(session: Session, *, notice_id: uuid.UUID) -> Notice:
-    notice = session.get(Notice, notice_id)
-    if notice is None:
-        raise NotFound("notice not found")
-    return notice
-
-
 def outcome_stats(session: Session) -> OutcomeStats:
     """How many notices found their person, and how fast: the measure of the service."""
     counts = repository.notice_status_counts(session)
@@ -332,12 +325,10 @@ def outcome_stats(session: Session) -> OutcomeStats:
     )
 
 
-def delivery_stats(session: Session, *, notice_id: uuid.UUID) -> DeliveryStats:
+def delivery_stats(session: Session, *, notice: Notice) -> DeliveryStats:
     """Where the notice's broadcast stands. Complete once every chunk has claimed its
     recipients and no delivery is pending: each device got its push or a final error."""
-    notice = session.get(Notice, notice_id)
-    if notice is None:
-        raise NotFound("notice not found")
+    notice_id = notice.id
     # Chunks before deliveries: a chunk's claim commits its deliveries with it, so a chunk
     # read as claimed has its deliveries in the read after it. The other way round, a claim
     # committing between the two reads made a broadcast look complete with no one targeted.
