@@ -12,7 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import BigInteger, Boolean, ColumnElement, Engine, Text, cast, create_engine, event
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from kit.config import get_settings
 
@@ -21,6 +21,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _AFTER_COMMIT = "hexcast.after_commit"
+_SAVEPOINTS = "hexcast.after_commit.savepoints"  # savepoint -> work registered before it
 # deadlock_detected, serialization_failure: PostgreSQL failed the statement to let another
 # transaction through, and the same work tried again may well succeed.
 RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
@@ -43,29 +44,50 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
+# SQLAlchemy dispatches after_commit for a released SAVEPOINT too, while the outer
+# transaction is still open: work run then was queued before the data it names was
+# committed (a worker found a webhook event not there yet) and outlived a rollback of the
+# outer transaction. Work waits for the outermost commit; a savepoint rolled back drops only
+# the work registered inside it.
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_SAVEPOINTS, {})
+        marks[transaction] = len(session.info.get(_AFTER_COMMIT, []))
+
+
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:
+        session.info.get(_SAVEPOINTS, {}).pop(savepoint, None)
+        return
+    session.info.pop(_SAVEPOINTS, None)
     for callback in session.info.pop(_AFTER_COMMIT, []):
         callback()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.nested:
+        mark = session.info.get(_SAVEPOINTS, {}).pop(previous_transaction, None)
+        if mark is not None:
+            del session.info.get(_AFTER_COMMIT, [])[mark:]
+    elif previous_transaction.parent is None:
+        session.info.pop(_SAVEPOINTS, None)
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 def retry_conflicts(session: Session, work: Callable[[], T], *, attempts: int = 3) -> T:
     """`work()` in a savepoint, run again (up to `attempts` runs) when PostgreSQL fails it
     to break a deadlock or a serialization conflict. Only the savepoint is undone: what the
     transaction did and locked before it stays, and so does the work it registered with
-    `after_commit`, which a savepoint's rollback would otherwise drop with that of `work`."""
+    `after_commit`; what a failed attempt registered is dropped with it."""
     for attempt in range(1, attempts + 1):
-        registered = list(session.info.get(_AFTER_COMMIT, []))
         try:
             with session.begin_nested():
                 return work()
         except BaseException as error:
-            session.info[_AFTER_COMMIT] = registered
             sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
             if not isinstance(error, DBAPIError) or sqlstate not in RETRIED_SQLSTATES:
                 raise
