@@ -5,16 +5,21 @@ step, for every notice: its status moved along legal edges only (alerts.notices.
 happened to it after it ended, no call failed with a 5xx, no device got its alert twice, and
 no more devices got it than it targeted.
 
+Each example has an area of its own, far from every other's, and at its end retires its
+devices and empties the sandbox once its broadcasts settled: a later example reaches only
+its own devices and reads only its own pushes, so a long run stays as fast as a short one.
+
 HEXCAST_MODEL_TEST_EXAMPLES runs more examples (default 6, about half a minute); the counts
 of a run are printed at its end (pytest -s)."""
 
+import contextlib
 import itertools
 import os
 import random
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -30,6 +35,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import update
 
 from alerts.expansion import service as expansion_service
 from alerts.notices import service as notice_service
@@ -37,13 +43,19 @@ from alerts.notices.lifecycle import ENDED, Action, InvalidTransition, next_stat
 from geo.sphere import destination
 from kit.celery import celery_app
 from kit.db import session_scope
-from kit.models import NoticeStatus
-from tests.conftest import Sandbox, wait_until
-from tests.helpers import delivery_stats, notice_body, register_device, report_location
+from kit.models import Device, NoticeStatus
+from notifier.stats import chunk_counts
+from tests.conftest import Sandbox, Service, drain, wait_until
+from tests.helpers import notice_body, report_location
 
 EXAMPLES = int(os.environ.get("HEXCAST_MODEL_TEST_EXAMPLES", "6"))
-CENTRE = (48.8566, 2.3522)
 DEVICES = 4
+# Example k's centre is cell k of a grid of ROW x ROW centres SPACING_M apart: further than
+# any two notices' areas (a 10 km step) and devices (moved up to 8 km) can reach, so that a
+# notice of one example, expanded late by the real beat, reaches no other example's device.
+ORIGIN = (40.0, -20.0)
+SPACING_M = 60_000
+ROW = 40
 OPERATIONS = [
     "submit",
     "approve",
@@ -70,8 +82,16 @@ STATUS_ACTIONS = {
 FINAL = (*ENDED, NoticeStatus.REJECTED)
 
 # What every run counted, over all its examples.
-COUNTS: Counter[str] = Counter()
-STATUSES: Counter[str] = Counter()
+COUNTS: Counter[str] = Counter()  # examples, steps, pushes checked, violations
+CALLS: Counter[str] = Counter()  # API calls (and beat calls) by kind
+HTTP: Counter[int] = Counter()  # the HTTP statuses they answered
+STATUSES: Counter[str] = Counter()  # notices by their status at the end of their example
+
+
+def _centre(example: int) -> tuple[float, float]:
+    row, column = divmod(example % (ROW * ROW), ROW)
+    north = destination(*ORIGIN, SPACING_M * row, 0)
+    return destination(*north, SPACING_M * column, 90)
 
 
 def _legal(before: NoticeStatus, after: NoticeStatus) -> bool:
@@ -89,10 +109,14 @@ class NoticeLifecycle(RuleBasedStateMachine):
     agency: dict[str, str]
     operator: dict[str, str]
     sandbox: Sandbox
+    worker: Service
 
     def __init__(self) -> None:
         super().__init__()
+        self.centre = _centre(COUNTS["examples"])
+        COUNTS["examples"] += 1
         self.notices: list[str] = []
+        self.tokens: list[str] = []
         self.devices: list[dict[str, str]] = []
         self.failures: list[str] = []
         self.lock = threading.Lock()
@@ -101,21 +125,33 @@ class NoticeLifecycle(RuleBasedStateMachine):
     def devices_near_the_centre(self) -> None:
         tag = uuid.uuid4().hex[:8]
         for i in range(DEVICES):
-            headers = register_device(self.api, f"model-{tag}-{i}")
-            report_location(self.api, headers, *destination(*CENTRE, 500 + 700 * i, 90 * i))
+            token = f"model-{tag}-{i}"
+            self.tokens.append(token)  # first: teardown retires whatever got registered
+            body = {"fcm_token": token, "platform": "android", "locale": "en-GB"}
+            answer = self._call("register", "POST", "/v1/devices", json=body)
+            assert answer is not None and answer.status_code == 201, answer
+            headers = {"X-Device-Key": answer.json()["device_key"]}
+            lat, lon = destination(*self.centre, 500 + 700 * i, 90 * i)
+            report_location(self.api, headers, lat, lon)
+            self._count("location", 204)
             self.devices.append(headers)
 
     # --- the calls -----------------------------------------------------------------------
 
-    def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
+    def _count(self, kind: str, status: int | None = None) -> None:
+        with self.lock:
+            CALLS[kind] += 1
+            if status is not None:
+                HTTP[status] += 1
+
+    def _call(self, kind: str, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
         try:
             answer = self.api.request(method, url, **kwargs)
         except Exception as error:  # the app raised: a 500 to the client
+            self._count(kind)
             self._fail(f"{method} {url}: {type(error).__name__}: {error}")
             return None
-        with self.lock:
-            COUNTS["calls"] += 1
-            COUNTS[f"http {answer.status_code // 100}xx"] += 1
+        self._count(kind, answer.status_code)
         if answer.status_code >= 500:
             self._fail(f"{method} {url}: {answer.status_code} {answer.text}")
         return answer
@@ -129,39 +165,53 @@ class NoticeLifecycle(RuleBasedStateMachine):
         with self.lock:
             return self.notices[pick % len(self.notices)] if self.notices else None
 
-    def _beat(self, work: Callable[[Any], object]) -> None:
+    def _read(self, kind: str, url: str, headers: dict[str, str]) -> Any:
+        """A read the checks make: it must answer 200."""
+        answer = self.api.get(url, headers=headers)
+        self._count(kind, answer.status_code)
+        assert answer.status_code == 200, f"GET {url}: {answer.status_code} {answer.text}"
+        return answer.json()
+
+    def _beat(self, kind: str, work: Callable[[Any], object]) -> None:
         try:
             with session_scope() as session:
                 work(session)
         except Exception as error:
             self._fail(f"beat: {type(error).__name__}: {error}")
-        with self.lock:
-            COUNTS["beat calls"] += 1
+        self._count(kind)
 
     def _operation(self, kind: str, pick: int, rng: random.Random) -> None:
         if kind == "submit":
-            body = notice_body(lat=CENTRE[0], lon=CENTRE[1], radius_km=rng.choice([1, 2, 3]))
-            answer = self._call("POST", "/v1/notices", json=body, headers=self.agency)
+            lat, lon = self.centre
+            body = notice_body(lat=lat, lon=lon, radius_km=rng.choice([1, 2, 3]))
+            answer = self._call("submit", "POST", "/v1/notices", json=body, headers=self.agency)
             if answer is not None and answer.status_code == 201:
                 with self.lock:
                     self.notices.append(answer.json()["id"])
             return
         if kind == "beat_expand":
             later = timedelta(minutes=rng.choice([0, 5, 120]))
-            self._beat(lambda s: expansion_service.expand_notices(s, now=datetime.now(UTC) + later))
+            self._beat(
+                "beat expand (direct)",
+                lambda s: expansion_service.expand_notices(s, now=datetime.now(UTC) + later),
+            )
             return
         if kind == "beat_expire":
-            self._beat(lambda s: notice_service.expire_notices(s, now=datetime.now(UTC)))
+            self._beat(
+                "beat expire (direct)",
+                lambda s: notice_service.expire_notices(s, now=datetime.now(UTC)),
+            )
             return
         if kind == "beat_task":
-            celery_app.send_task(rng.choice(["alerts.expand_notices", "alerts.expire_notices"]))
+            task = rng.choice(["alerts.expand_notices", "alerts.expire_notices"])
+            celery_app.send_task(task)
+            self._count(f"beat task {task}")
             return
         device = self.devices[pick % len(self.devices)]
         if kind == "location":
-            lat, lon = destination(*CENTRE, rng.uniform(0, 8000), rng.uniform(0, 360))
-            report_location(self.api, device, lat, lon)
-            with self.lock:
-                COUNTS["calls"] += 1
+            lat, lon = destination(*self.centre, rng.uniform(0, 8000), rng.uniform(0, 360))
+            report_location(self.api, device, lat, lon)  # asserts its 204
+            self._count("location", 204)
             return
         notice = self._notice(pick)
         if notice is None:
@@ -170,46 +220,49 @@ class NoticeLifecycle(RuleBasedStateMachine):
         reason = {"reason": "model"}
         if kind == "approve":
             lifetime = rng.choice([0.0005, 0.002, 1.0])  # 1.8 s, 7.2 s or an hour
-            self._call(
-                "POST", f"{url}/approve", json={"lifetime_hours": lifetime}, headers=self.operator
-            )
+            body = {"lifetime_hours": lifetime}
+            self._call(kind, "POST", f"{url}/approve", json=body, headers=self.operator)
         elif kind in ("reject", "cancel", "found"):
-            self._call("POST", f"{url}/{kind}", json=reason, headers=self.operator)
+            self._call(kind, "POST", f"{url}/{kind}", json=reason, headers=self.operator)
         elif kind == "patch":
             change = rng.choice(
                 [{"description": f"Seen {rng.random()}"}, {"radius_km": rng.choice([2, 4, 6])}]
             )
-            self._call("PATCH", f"/v1/notices/{notice}", json=change, headers=self.agency)
+            self._call(kind, "PATCH", f"/v1/notices/{notice}", json=change, headers=self.agency)
         elif kind == "plan":
             steps = [
                 {"after_minutes": rng.choice([0.01, 2, 60]), "radius_km": rng.choice([4, 7, 10])}
             ]
-            self._call("PUT", f"{url}/expansion", json={"steps": steps}, headers=self.operator)
+            body = {"steps": steps}
+            self._call(kind, "PUT", f"{url}/expansion", json=body, headers=self.operator)
         elif kind == "sighting":
             body = {
                 "seen_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
-                "lat": CENTRE[0],
-                "lon": CENTRE[1],
+                "lat": self.centre[0],
+                "lon": self.centre[1],
                 "accuracy_m": 20,
                 "text": "Seen near the station.",
             }
-            self._call("POST", f"/v1/notices/{notice}/sightings", json=body, headers=device)
+            url = f"/v1/notices/{notice}/sightings"
+            self._call(kind, "POST", url, json=body, headers=device)
 
     @precondition(lambda self: len(self.notices) < 4)
     @rule(approve=st.booleans(), plan=st.booleans())
     def new_notice(self, approve: bool, plan: bool) -> None:
         """A notice, maybe with a due step planned, maybe approved: the races need some."""
-        body = notice_body(lat=CENTRE[0], lon=CENTRE[1], radius_km=2)
-        answer = self._call("POST", "/v1/notices", json=body, headers=self.agency)
+        COUNTS["steps"] += 1
+        lat, lon = self.centre
+        body = notice_body(lat=lat, lon=lon, radius_km=2)
+        answer = self._call("submit", "POST", "/v1/notices", json=body, headers=self.agency)
         assert answer is not None and answer.status_code == 201, answer
         notice = answer.json()["id"]
         self.notices.append(notice)
         url = f"/v1/operator/notices/{notice}"
         if plan:
             steps = {"steps": [{"after_minutes": 0.01, "radius_km": 5}]}
-            self._call("PUT", f"{url}/expansion", json=steps, headers=self.operator)
+            self._call("plan", "PUT", f"{url}/expansion", json=steps, headers=self.operator)
         if approve:
-            self._call("POST", f"{url}/approve", json={}, headers=self.operator)
+            self._call("approve", "POST", f"{url}/approve", json={}, headers=self.operator)
 
     @rule(
         operations=st.lists(
@@ -237,35 +290,57 @@ class NoticeLifecycle(RuleBasedStateMachine):
             thread.start()
         for thread in threads:
             thread.join()
-        COUNTS.update(f"op {kind}" for kind, _ in operations)
 
     # --- what must hold after every step ------------------------------------------------
 
+    @contextlib.contextmanager
+    def _violation(self) -> Iterator[None]:
+        try:
+            yield
+        except AssertionError:
+            COUNTS["violations"] += 1
+            raise
+
     @invariant()
     def nothing_failed(self) -> None:
-        assert self.failures == []
+        assert self.failures == []  # each one was counted as it happened
 
     @invariant()
     def each_notice_kept_the_rules(self) -> None:
+        with self._violation():
+            self._check_rules()
+
+    def _check_rules(self) -> int:
+        """Checks every notice of the example; returns how many of its pushes it checked."""
         # The sandbox first: a push it holds had its delivery written before it was sent.
+        # Only this example's notices: a push of an earlier one may still come in late.
+        mine = set(self.notices)
         alerts = Counter(
             (m["message"]["data"]["notice_id"], m["message"]["token"])
             for m in self.sandbox.messages()
             if m["message"]["data"]["type"] == "missing_person"
+            and m["message"]["data"]["notice_id"] in mine
         )
         twice = [key for key, count in alerts.items() if count > 1]
         assert twice == [], f"devices alerted twice for a notice: {twice}"
         for notice in self.notices:
             self._check_trail(notice)
-            targeted = delivery_stats(self.api, self.operator, notice)["targeted"]
+            targeted = self._deliveries(notice)["targeted"]
             pushed = sum(count for (n, _), count in alerts.items() if n == notice)
             assert pushed <= targeted, f"{notice}: {pushed} pushed, {targeted} targeted"
+        return alerts.total()
+
+    def _deliveries(self, notice: str) -> Any:
+        url = f"/v1/operator/notices/{notice}/deliveries"
+        return self._read("read deliveries", url, self.operator)
+
+    def _status(self, notice: str) -> str:
+        return str(self._read("read notice", f"/v1/notices/{notice}", self.agency)["status"])
 
     def _check_trail(self, notice: str) -> None:
-        trail = self.api.get(f"/v1/operator/notices/{notice}/audit", headers=self.operator).json()[
-            "items"
-        ]
-        status = self.api.get(f"/v1/notices/{notice}", headers=self.agency).json()["status"]
+        url = f"/v1/operator/notices/{notice}/audit"
+        trail = self._read("read audit", url, self.operator)["items"]
+        status = self._status(notice)
         actions = [event["action"] for event in trail]
         changes = [STATUS_ACTIONS[a] for a in actions if a in STATUS_ACTIONS]
         assert changes[:1] == [NoticeStatus.PENDING], f"{notice}: {actions}"
@@ -276,38 +351,65 @@ class NoticeLifecycle(RuleBasedStateMachine):
         if ended is not None:
             assert actions[ended + 1 :] == [], f"{notice}: after its end: {actions}"
 
-    def teardown(self) -> None:
-        """Let every broadcast finish, then check once more: a duplicate push may come late."""
-
-        def settled() -> bool:
-            for notice in self.notices:
-                stats = delivery_stats(self.api, self.operator, notice)
-                if stats["by_status"]["pending"]:
-                    return False
-            return True
-
-        if self.failures == []:
-            wait_until(settled, timeout=60, what="every broadcast to settle")
-            self.each_notice_kept_the_rules()
+    def _settled(self) -> bool:
+        """No chunk of any of the example's broadcasts is still to claim, no delivery still
+        to send. Chunks first: a chunk's claim commits its deliveries with it."""
         for notice in self.notices:
-            status = self.api.get(f"/v1/notices/{notice}", headers=self.agency).json()["status"]
-            STATUSES[status] += 1
-        COUNTS["notices"] += len(self.notices)
+            with session_scope() as session:
+                _, chunks_pending = chunk_counts(session, uuid.UUID(notice))
+            if chunks_pending or self._deliveries(notice)["by_status"]["pending"]:
+                return False
+        return True
+
+    def teardown(self) -> None:
+        """Let every broadcast finish, then check once more: a duplicate push may come late.
+        Then retire the example's devices and empty the sandbox, so that no later example
+        reaches those devices or reads these pushes."""
+        try:
+            if self.failures == []:
+                # The tasks the steps queued have run, and what they queued in turn settled.
+                drain(self.worker)
+                wait_until(self._settled, timeout=60, what="every broadcast to settle")
+                with self._violation():
+                    COUNTS["pushes checked"] += self._check_rules()
+            for notice in self.notices:
+                STATUSES[self._status(notice)] += 1
+        finally:
+            with session_scope() as session:
+                session.execute(
+                    update(Device).where(Device.fcm_token.in_(self.tokens)).values(active=False)
+                )
+            self.sandbox.reset()
+
+
+def _report() -> str:
+    def counts(counter: Counter[Any]) -> str:
+        return ", ".join(f"{key}: {n}" for key, n in sorted(counter.items())) or "none"
+
+    return (
+        f"\nmodel run: {COUNTS['examples']} examples, {COUNTS['steps']} steps, "
+        f"{CALLS.total()} calls, {COUNTS['pushes checked']} pushes checked, "
+        f"{COUNTS['violations']} violations"
+        f"\n  calls by kind: {counts(CALLS)}"
+        f"\n  HTTP statuses: {counts(HTTP)}"
+        f"\n  notices by final status: {counts(STATUSES)}"
+    )
 
 
 def test_random_concurrent_lifecycles_keep_every_rule(
     api: httpx.Client,
-    worker: object,
+    worker: Service,
     sandbox: Sandbox,
     agency_headers: dict[str, str],
     operator_headers: dict[str, str],
 ) -> None:
-    COUNTS.clear()
-    STATUSES.clear()
+    for counter in (COUNTS, CALLS, HTTP, STATUSES):
+        counter.clear()
     NoticeLifecycle.api = api
     NoticeLifecycle.agency = agency_headers
     NoticeLifecycle.operator = operator_headers
     NoticeLifecycle.sandbox = sandbox
+    NoticeLifecycle.worker = worker
     try:
         run_state_machine_as_test(
             NoticeLifecycle,
@@ -322,4 +424,4 @@ def test_random_concurrent_lifecycles_keep_every_rule(
             ),
         )
     finally:
-        print(f"\nmodel run: {dict(sorted(COUNTS.items()))}\nfinal statuses: {dict(STATUSES)}")
+        print(_report())
