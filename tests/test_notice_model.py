@@ -17,6 +17,7 @@ import itertools
 import os
 import random
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -86,6 +87,7 @@ COUNTS: Counter[str] = Counter()  # examples, steps, pushes checked, violations
 CALLS: Counter[str] = Counter()  # API calls (and beat calls) by kind
 HTTP: Counter[int] = Counter()  # the HTTP statuses they answered
 STATUSES: Counter[str] = Counter()  # notices by their status at the end of their example
+SECONDS: list[float] = []  # how long each example took, teardown included
 
 
 def _centre(example: int) -> tuple[float, float]:
@@ -115,6 +117,7 @@ class NoticeLifecycle(RuleBasedStateMachine):
         super().__init__()
         self.centre = _centre(COUNTS["examples"])
         COUNTS["examples"] += 1
+        self.started = time.monotonic()
         self.notices: list[str] = []
         self.tokens: list[str] = []
         self.devices: list[dict[str, str]] = []
@@ -380,12 +383,15 @@ class NoticeLifecycle(RuleBasedStateMachine):
                     update(Device).where(Device.fcm_token.in_(self.tokens)).values(active=False)
                 )
             self.sandbox.reset()
+            SECONDS.append(time.monotonic() - self.started)
 
 
 def _report() -> str:
     def counts(counter: Counter[Any]) -> str:
         return ", ".join(f"{key}: {n}" for key, n in sorted(counter.items())) or "none"
 
+    tenth = max(1, len(SECONDS) // 10)
+    first, last = SECONDS[:tenth], SECONDS[-tenth:]
     return (
         f"\nmodel run: {COUNTS['examples']} examples, {COUNTS['steps']} steps, "
         f"{CALLS.total()} calls, {COUNTS['pushes checked']} pushes checked, "
@@ -393,6 +399,8 @@ def _report() -> str:
         f"\n  calls by kind: {counts(CALLS)}"
         f"\n  HTTP statuses: {counts(HTTP)}"
         f"\n  notices by final status: {counts(STATUSES)}"
+        f"\n  seconds an example: {sum(first) / len(first) if first else 0:.2f} over the first"
+        f" tenth, {sum(last) / len(last) if last else 0:.2f} over the last"
     )
 
 
@@ -405,6 +413,7 @@ def test_random_concurrent_lifecycles_keep_every_rule(
 ) -> None:
     for counter in (COUNTS, CALLS, HTTP, STATUSES):
         counter.clear()
+    SECONDS.clear()
     NoticeLifecycle.api = api
     NoticeLifecycle.agency = agency_headers
     NoticeLifecycle.operator = operator_headers
