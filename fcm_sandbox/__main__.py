@@ -33,6 +33,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="base URL clients reach the sandbox at (default http://HOST:PORT); "
         "the credentials' token_uri points there",
     )
+    parser.add_argument(
+        "--accept-any-token",
+        action="store_true",
+        help="deliver to any token or FID the sandbox did not issue, whatever its shape "
+        "(for load tests and made-up tokens); issued tokens that were uninstalled or rotated "
+        "away still answer UNREGISTERED. Default: FCM's rules (INVALID_ARGUMENT for a "
+        "malformed token, UNREGISTERED for an unknown one)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -52,16 +60,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         project_id=args.project,
         credentials_file=args.credentials_out,
         max_messages=args.max_messages,
+        accept_any_token=args.accept_any_token,
     )
     log.info(
         "FCM sandbox for %s: send %s/v1/projects/%s/messages:send, token %s/token, "
-        "inspect %s/sandbox/, credentials %s",
+        "inspect %s/sandbox/, credentials %s, tokens: %s",
         args.project,
         base,
         args.project,
         base,
         base,
         args.credentials_out or "(none: assertions decoded unverified)",
+        "any accepted" if args.accept_any_token else "issued only (POST /sandbox/devices)",
     )
     serve(sandbox, host=args.host, port=args.port, access_log=args.access_log)
 

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from fcm_sandbox.credentials import ServiceAccountKey, load_service_account_key
+from fcm_sandbox.devices import MAX_DEVICES_PER_REQUEST, DeviceRegistry
 from fcm_sandbox.errors import FCM_ERRORS, fcm_error_body, oauth_error_body, unauthenticated_body
 from fcm_sandbox.faults import FaultConfig, parse_faults
 from fcm_sandbox.oauth import GOOGLE_TOKEN_URL, GrantError, check_grant
@@ -85,8 +86,11 @@ class Sandbox:
 class _Handlers:
     """Route handlers bound to one sandbox's state and known service-account keys."""
 
-    def __init__(self, state: SandboxState, keys: dict[str, ServiceAccountKey]) -> None:
+    def __init__(
+        self, state: SandboxState, devices: DeviceRegistry, keys: dict[str, ServiceAccountKey]
+    ) -> None:
         self.state = state
+        self.devices = devices
         self.keys = keys
 
     async def token(self, request: Request) -> Response:
@@ -139,21 +143,85 @@ class _Handlers:
         except ValueError as exc:
             state.reject("INVALID_ARGUMENT")
             return _fcm_error("INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}"), 0.0
+        refusal = None
+        if send.device is not None:
+            refusal = self.devices.check(send.device, fid=send.by_fid)
+        if refusal is not None and refusal[0] == "INVALID_ARGUMENT":
+            state.reject("INVALID_ARGUMENT")
+            field = "message.fid" if send.by_fid else "message.token"
+            return _fcm_error("INVALID_ARGUMENT", refusal[1], field=field), 0.0
         fault = state.decide_fault(send.device)
         if fault.error_code is not None:
             state.reject(fault.error_code)
             return _fcm_error(fault.error_code, retry_after_s=fault.retry_after_s), fault.delay_s
+        if refusal is not None:
+            state.reject(refusal[0])
+            return _fcm_error(refusal[0], refusal[1]), fault.delay_s
         name = state.accept(send.message, send.device, send.validate_only)
         return _Answer(200, {"name": name}), fault.delay_s
 
     async def list_messages(self, request: Request) -> Response:
-        return JSONResponse(self.state.messages(request.query_params.get("token")))
+        token = request.query_params.get("token")
+        return JSONResponse(self.state.messages(None if token is None else {token}))
 
     async def reset_messages(self, request: Request) -> Response:
         return JSONResponse({"deleted": self.state.reset()})
 
     async def stats(self, request: Request) -> Response:
-        return JSONResponse(self.state.stats())
+        return JSONResponse({**self.state.stats(), **self.devices.stats()})
+
+    async def create_devices(self, request: Request) -> Response:
+        """Install `count` (default 1) virtual devices and return their FIDs and tokens."""
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        count = body.get("count", 1) if isinstance(body, dict) else None
+        if type(count) is not int or not 1 <= count <= MAX_DEVICES_PER_REQUEST:
+            return JSONResponse(
+                {"error": f"count must be an integer in [1, {MAX_DEVICES_PER_REQUEST}]"},
+                status_code=400,
+            )
+        devices = self.devices.issue(count)
+        return JSONResponse({"devices": [d.to_json() for d in devices]}, status_code=201)
+
+    async def forget_devices(self, request: Request) -> Response:
+        return JSONResponse({"deleted": self.devices.forget()})
+
+    def _device_json(self, address: str) -> dict[str, Any] | None:
+        device = self.devices.find(address)
+        state = self.devices.state(address)
+        if device is None or state is None:
+            return None
+        return {**device.to_json(), "state": state.value}
+
+    async def get_device(self, request: Request) -> Response:
+        """A token's or FID's state, its device's current token, and what it received."""
+        address = request.path_params["address"]
+        found = self._device_json(address)
+        if found is None:
+            return JSONResponse({"error": f"no device has {address}"}, status_code=404)
+        received = self.state.messages(self.devices.addresses(address))
+        return JSONResponse({**found, "messages": received})
+
+    async def uninstall_device(self, request: Request) -> Response:
+        address = request.path_params["address"]
+        if self.devices.uninstall(address) is None:
+            return JSONResponse({"error": f"no device has {address}"}, status_code=404)
+        found = self._device_json(address)
+        return JSONResponse(found)
+
+    async def rotate_device(self, request: Request) -> Response:
+        address = request.path_params["address"]
+        before = self.devices.find(address)
+        if before is None:
+            return JSONResponse({"error": f"no device has {address}"}, status_code=404)
+        if not before.installed:
+            return JSONResponse({"error": "an uninstalled device has no token"}, status_code=409)
+        after = self.devices.rotate(address)
+        assert after is not None
+        return JSONResponse({**after.to_json(), "retired": before.token})
 
     async def get_faults(self, request: Request) -> Response:
         return JSONResponse(self.state.faults.to_json())
@@ -179,8 +247,12 @@ def create_sandbox(
     project_id: str,
     credentials_file: str | os.PathLike[str] | None = None,
     max_messages: int = DEFAULT_MAX_MESSAGES,
+    accept_any_token: bool = False,
 ) -> Sandbox:
     """Build the sandbox for `project_id`.
+
+    Sends to a token or FID follow FCM's rules (see fcm_sandbox.devices) unless
+    `accept_any_token`, which delivers to any token the sandbox did not issue.
 
     Assertions signed by the key in `credentials_file` (if given) are signature-checked; others
     are decoded unverified, so any service-account file pointed at the sandbox still works.
@@ -189,12 +261,21 @@ def create_sandbox(
     if credentials_file is not None:
         key = load_service_account_key(credentials_file)
         keys[key.key_id] = key
-    handlers = _Handlers(SandboxState(project_id=project_id, max_messages=max_messages), keys)
+    handlers = _Handlers(
+        SandboxState(project_id=project_id, max_messages=max_messages),
+        DeviceRegistry(permissive=accept_any_token),
+        keys,
+    )
     routes: list[BaseRoute] = [
         Route("/token", handlers.token, methods=["POST"]),
         Route("/sandbox/messages", handlers.list_messages, methods=["GET"]),
         Route("/sandbox/messages", handlers.reset_messages, methods=["DELETE"]),
         Route("/sandbox/stats", handlers.stats, methods=["GET"]),
+        Route("/sandbox/devices", handlers.create_devices, methods=["POST"]),
+        Route("/sandbox/devices", handlers.forget_devices, methods=["DELETE"]),
+        Route("/sandbox/devices/{address}", handlers.get_device, methods=["GET"]),
+        Route("/sandbox/devices/{address}/uninstall", handlers.uninstall_device, methods=["POST"]),
+        Route("/sandbox/devices/{address}/rotate", handlers.rotate_device, methods=["POST"]),
         Route("/sandbox/faults", handlers.get_faults, methods=["GET"]),
         Route("/sandbox/faults", handlers.put_faults, methods=["PUT"]),
         Route("/sandbox/faults", handlers.reset_faults, methods=["DELETE"]),

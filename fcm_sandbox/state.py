@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -107,11 +108,12 @@ class SandboxState:
         """Install `config` with a fresh RNG, seeded when the config says so."""
         self._faults = (config, random.Random(config.seed))
 
-    def messages(self, device: str | None = None) -> list[dict[str, Any]]:
-        """Recorded messages, oldest first, optionally only those sent to `device` (token/fid)."""
+    def messages(self, devices: Container[str] | None = None) -> list[dict[str, Any]]:
+        """Recorded messages, oldest first, optionally only those sent to one of `devices`
+        (tokens or FIDs)."""
         with self._lock:
             records = list(self._records)
-        return [r.to_json() for r in records if device is None or r.device == device]
+        return [r.to_json() for r in records if devices is None or r.device in devices]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -41,12 +41,14 @@ class SendRequest:
     """A validated send: the message as received, its device (if any) and dry-run flag.
 
     `device` is the registration token or installation ID (`fid`, which firebase-admin 7 prefers
-    to the deprecated `token`) for device sends, None for topic and condition sends.
+    to the deprecated `token`) for device sends, None for topic and condition sends; `by_fid`
+    says which of the two it is, as each has its own shape.
     """
 
     message: dict[str, Any]
     device: str | None
     validate_only: bool
+    by_fid: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,4 +252,6 @@ def parse_send_request(body: object) -> SendRequest:
         raise InvalidMessage(
             "message", f"Message is too big: {size} bytes, the limit is {MAX_PAYLOAD_BYTES}."
         )
-    return SendRequest(message=message, device=device, validate_only=validate_only)
+    return SendRequest(
+        message=message, device=device, validate_only=validate_only, by_fid="fid" in fields
+    )
