@@ -388,6 +388,18 @@ class Sandbox:
     def reset(self) -> None:
         self.client.delete("/sandbox/messages").raise_for_status()
         self.client.delete("/sandbox/faults").raise_for_status()
+        self.client.delete("/sandbox/devices").raise_for_status()
+
+    def install(self, count: int) -> list[str]:
+        """Registration tokens of `count` new virtual devices, which FCM's rules apply to
+        even though the suite's sandbox accepts made-up tokens."""
+        response = self.client.post("/sandbox/devices", json={"count": count})
+        response.raise_for_status()
+        return [device["token"] for device in response.json()["devices"]]
+
+    def uninstall(self, token: str) -> None:
+        """Remove the app from the device holding `token`: it answers UNREGISTERED."""
+        self.client.post(f"/sandbox/devices/{token}/uninstall").raise_for_status()
 
     def messages(self) -> list[dict]:
         response = self.client.get("/sandbox/messages")
