@@ -1,8 +1,11 @@
 """Demo data and a demo notice, through the public API of a running hexcast.
 
-Registers demo devices around central London; with the bootstrap credential, creates a demo
-agency and a demo reviewer account; the agency submits a notice, the reviewer logs in and
-approves it; waits for the broadcast and prints how many devices the sandbox reached."""
+Registers demo devices around central London, with registration tokens the FCM sandbox issues
+(as phones get theirs from FCM), and removes the app from a few of those inside the alert's
+radius; with the bootstrap credential, creates a demo agency and a demo reviewer account; the
+agency submits a notice, the reviewer logs in and approves it; waits for the broadcast and
+prints how many devices the sandbox reached and how many uninstalled phones FCM answered
+UNREGISTERED for, which hexcast deactivates so that later notices skip them."""
 
 import argparse
 import os
@@ -30,6 +33,16 @@ def _check(response: httpx.Response, *expected: int) -> httpx.Response:
     return response
 
 
+def _issue_tokens(sandbox: httpx.Client, count: int) -> list[str]:
+    """Registration tokens of `count` new virtual devices in the FCM sandbox."""
+    tokens: list[str] = []
+    while len(tokens) < count:
+        batch = min(count - len(tokens), 10_000)
+        devices = _check(sandbox.post("/sandbox/devices", json={"count": batch}), 201)
+        tokens.extend(device["token"] for device in devices.json()["devices"])
+    return tokens
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--api", default=os.environ.get("HEXCAST_API_URL", "http://127.0.0.1:8000"))
@@ -40,19 +53,29 @@ def main() -> None:
         "--operator-token", default=os.environ.get("HEXCAST_OPERATOR_TOKEN", "dev-operator-token")
     )
     parser.add_argument("--devices", type=int, default=500)
+    parser.add_argument(
+        "--uninstalled",
+        type=int,
+        default=5,
+        help="phones inside the radius whose app is removed before the broadcast",
+    )
     args = parser.parse_args()
 
     operator = {"Authorization": f"Bearer {args.operator_token}"}
     rng = random.Random(7)
     now = datetime.now(UTC)
-    with httpx.Client(base_url=args.api, timeout=30) as api:
-        inside = 0
-        for i in range(args.devices):
+    with (
+        httpx.Client(base_url=args.api, timeout=30) as api,
+        httpx.Client(base_url=args.sandbox, timeout=30) as sandbox,
+    ):
+        tokens = _issue_tokens(sandbox, args.devices)
+        inside: list[str] = []
+        for token in tokens:
             registered = _check(
                 api.post(
                     "/v1/devices",
                     json={
-                        "fcm_token": f"demo-device-{i:05d}",
+                        "fcm_token": token,
                         "platform": rng.choice(["android", "ios"]),
                         "locale": rng.choice(LOCALES),
                     },
@@ -70,8 +93,14 @@ def main() -> None:
                 ),
                 204,
             )
-            inside += distance <= RADIUS_KM * 1000
-        print(f"demo: {args.devices} devices registered, {inside} within {RADIUS_KM} km")
+            if distance <= RADIUS_KM * 1000:
+                inside.append(token)
+        print(f"demo: {args.devices} devices registered, {len(inside)} within {RADIUS_KM} km")
+        gone = inside[: args.uninstalled]
+        for token in gone:
+            _check(sandbox.post(f"/sandbox/devices/{token}/uninstall"), 200)
+        if gone:
+            print(f"demo: {len(gone)} of them have since uninstalled the app")
 
         agency = _check(
             api.post(
@@ -142,7 +171,7 @@ def main() -> None:
                 break
             previous = stats["targeted"]
             time.sleep(1)
-    received = httpx.get(f"{args.sandbox}/sandbox/messages", timeout=30).json()
+        received = _check(sandbox.get("/sandbox/messages"), 200).json()
     reached = {
         m["message"].get("token")
         for m in received
@@ -152,8 +181,18 @@ def main() -> None:
         f"demo: the FCM sandbox received the notice on {len(reached)} demo devices "
         f"(targeted {stats.get('targeted')}, sent {stats.get('by_status', {}).get('sent')})"
     )
+    unregistered = stats.get("failed_by_reason", {}).get("UNREGISTERED", 0)
+    if gone or unregistered:
+        print(
+            f"demo: FCM answered UNREGISTERED for {unregistered} phones without the app; "
+            "hexcast recorded those deliveries as failed and deactivated the devices, so the "
+            "next notice skips them"
+        )
     if not reached:
         sys.exit("demo: no device was reached")
+    # More is possible: devices from an earlier run hold tokens this sandbox never issued.
+    if unregistered < len(gone):
+        sys.exit(f"demo: expected {len(gone)} UNREGISTERED deliveries, got {unregistered}")
 
 
 if __name__ == "__main__":

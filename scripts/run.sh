@@ -68,6 +68,7 @@ wait_http() {  # url, name
 echo "[run] migrating the database" >&2
 .venv/bin/alembic upgrade head
 
+# FCM's token rules (no --accept-any-token): the demo's devices take their tokens from it.
 start fcm-sandbox .venv/bin/python -m fcm_sandbox --port "$sandbox_port" \
   --project "$HEXCAST_FCM_PROJECT_ID" --credentials-out "$HEXCAST_FCM_CREDENTIALS_FILE"
 wait_http "$HEXCAST_FCM_ENDPOINT/healthz" "the FCM sandbox"
@@ -89,6 +90,7 @@ cat <<MSG
 hexcast is running.
   API and OpenAPI docs   $HEXCAST_API_URL/docs
   FCM sandbox messages   $HEXCAST_FCM_ENDPOINT/sandbox/messages
+  FCM sandbox devices    POST $HEXCAST_FCM_ENDPOINT/sandbox/devices (see README)
   Operator credential    Authorization: Bearer ${HEXCAST_OPERATOR_TOKEN:-dev-operator-token}
   Logs                   $logs/
 Send another demo notice:  .venv/bin/python scripts/demo.py --devices 0
