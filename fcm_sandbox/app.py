@@ -214,13 +214,12 @@ class _Handlers:
 
     async def rotate_device(self, request: Request) -> Response:
         address = request.path_params["address"]
-        before = self.devices.find(address)
-        if before is None:
+        rotated = self.devices.rotate(address)
+        if rotated is None:
             return JSONResponse({"error": f"no device has {address}"}, status_code=404)
-        if not before.installed:
+        before, after = rotated
+        if not after.installed:
             return JSONResponse({"error": "an uninstalled device has no token"}, status_code=409)
-        after = self.devices.rotate(address)
-        assert after is not None
         return JSONResponse({**after.to_json(), "retired": before.token})
 
     async def get_faults(self, request: Request) -> Response:
@@ -239,7 +238,13 @@ class _Handlers:
         return JSONResponse(self.state.faults.to_json())
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "project": self.state.project_id})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "project": self.state.project_id,
+                "accept_any_token": self.devices.permissive,
+            }
+        )
 
 
 def create_sandbox(

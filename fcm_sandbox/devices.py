@@ -117,16 +117,17 @@ class DeviceRegistry:
             self._devices[device.fid] = device
         return device
 
-    def rotate(self, address: str) -> Device | None:
-        """Give an installed device a new token; the old one is retired (UNREGISTERED)."""
+    def rotate(self, address: str) -> tuple[Device, Device] | None:
+        """Give an installed device a new token, retiring the old one (UNREGISTERED); returns
+        the device before and after, the same if it is uninstalled (it has no token)."""
         with self._lock:
-            device = self.find(address)
-            if device is None or not device.installed:
-                return device
-            device = Device(fid=device.fid, token=new_token(device.fid), installed=True)
-            self._devices[device.fid] = device
-            self._tokens[device.token] = device.fid
-        return device
+            before = self.find(address)
+            if before is None or not before.installed:
+                return None if before is None else (before, before)
+            after = Device(fid=before.fid, token=new_token(before.fid), installed=True)
+            self._devices[after.fid] = after
+            self._tokens[after.token] = after.fid
+        return before, after
 
     def forget(self) -> int:
         """Drop every device; their tokens become unknown (UNREGISTERED when strict)."""

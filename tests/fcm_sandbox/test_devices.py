@@ -82,6 +82,7 @@ def test_issued_tokens_are_in_fcms_shape_and_distinct(server: Server) -> None:
         assert device["token"].startswith(device["fid"] + ":APA91b")
         assert device["state"] == "installed"
     assert httpx.get(f"{server.url}/sandbox/stats").json()["devices"] == 100
+    assert httpx.get(f"{server.url}/healthz").json()["accept_any_token"] is False
 
 
 def test_a_message_to_an_issued_token_is_delivered_to_its_device(
@@ -287,5 +288,8 @@ def test_permissive_mode_accepts_unknown_tokens_but_not_dead_ones(
         finally:
             firebase_admin.delete_app(app)
 
+        health = httpx.get(f"{loose.url}/healthz").json()
+
+    assert health["accept_any_token"] is True
     assert [r.success for r in batch.responses] == [True, True, True, False]
     assert isinstance(batch.responses[3].exception, messaging.UnregisteredError)
