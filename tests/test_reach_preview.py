@@ -3,7 +3,7 @@ selects them, before approving; a large area's middle is counted from the device
 that beat takes every minute."""
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -76,6 +76,7 @@ def test_a_large_areas_middle_is_counted_from_the_tally_beat_keeps_and_its_edge_
             api, register_device(api, f"tally-edge-{name}"), *destination(*CENTRE, distance_m, 10)
         )
     report_location(api, register_device(api, "tally-stale"), *CENTRE, age=timedelta(hours=73))
+    reported = datetime.now(UTC)
 
     def reach() -> dict[float, dict]:
         response = api.post(
@@ -86,11 +87,13 @@ def test_a_large_areas_middle_is_counted_from_the_tally_beat_keeps_and_its_edge_
         assert response.status_code == 200, response.text
         return {r["radius_km"]: r for r in response.json()["reach"]}
 
-    wait_until(
-        lambda: reach()[50]["tallied_at"] is not None,
-        timeout=30,
-        what="beat to take a device tally",
-    )
+    def tallied_after_the_reports() -> bool:
+        tallied_at = reach()[50]["tallied_at"]
+        return tallied_at is not None and datetime.fromisoformat(tallied_at) > reported
+
+    # Beat tallies every second, so a tally may be taken while the devices report; only one
+    # started after the last report has seen them all.
+    wait_until(tallied_after_the_reports, timeout=30, what="beat to tally the devices reported")
     first = reach()
     assert first[50]["devices"] == 6, "the five in the middle and the one just inside the edge"
     assert first[1] == {"radius_km": 1, "devices": 3, "tallied_at": None}, (
