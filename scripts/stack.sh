@@ -38,6 +38,8 @@ missing_packages() {
   [ -x "$pg_bin/postgres" ] || pkgs+=("postgresql-$pg_version")
   [ -f "/usr/share/postgresql/$pg_version/extension/postgis.control" ] || pkgs+=("postgresql-$pg_version-postgis-3")
   command -v redis-server >/dev/null || pkgs+=(redis-server)
+  # The browser tests' Chromium (driven by Playwright's Python package), with a font to draw.
+  command -v chromium >/dev/null || pkgs+=(chromium fonts-liberation)
   echo "${pkgs[@]:-}"
 }
 

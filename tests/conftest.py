@@ -14,10 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import psycopg
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".stack" / os.environ.get("HEXCAST_TEST_DB", "hexcast_test")
@@ -500,3 +504,74 @@ def reviewer_headers(api: httpx.Client, operator_headers: dict[str, str]) -> dic
 
     create_operator(api, operator_headers, "reviewer@hexcast.example")
     return log_in(api, "reviewer@hexcast.example")
+
+
+@pytest.fixture(scope="session")
+def live_server(database: str, broker: Service) -> Iterator[str]:
+    """The API as a real HTTP server (uvicorn, one process), for browsers and load; its URL."""
+    port = _free_port()
+    service = Service(
+        "api",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "alerts.api:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        ready=lambda log: b"Application startup complete" in log,
+        env={"HEXCAST_API_URL": f"http://127.0.0.1:{port}"},
+    )
+    service.start()
+    yield f"http://127.0.0.1:{port}"
+    service.stop()
+
+
+@pytest.fixture
+def live_api(clean_db: None, live_server: str) -> Iterator[httpx.Client]:
+    """A client of the live server, on the emptied database."""
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        yield client
+
+
+CHROMIUM = "/usr/bin/chromium"
+# As the machine's probe found: without these, Chromium's background connections are refused
+# by a closed network, many at a time, and it looks up Google's hosts at every start.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    """Debian's Chromium, headless, driven by Playwright (scripts/stack.sh installs it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: "Browser") -> Iterator["Page"]:
+    """A fresh browser context (no cookies, no storage) and a page in it; failures in the
+    page's own scripts fail the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"the page's scripts failed: {errors}"
