@@ -85,6 +85,15 @@ class CellRange:
     inside: bool
 
 
+@dataclass(frozen=True, slots=True)
+class CoverCells:
+    """A cover as H3 cells (integer ids, mixed resolutions): those wholly inside the area and
+    those on its boundary, whose devices PostGIS checks one by one."""
+
+    inside: list[int]
+    boundary: list[int]
+
+
 def device_cell(lat: float, lon: float) -> int:
     return h3.str_to_int(h3.latlng_to_cell(lat, lon, DEVICE_RESOLUTION))
 
@@ -150,7 +159,19 @@ def cover_circle(
 ) -> list[CellRange]:
     """Cells whose descendants can lie within the circle, refined down from a resolution
     where a few cells hold it while the boundary stays within `boundary_budget` cells, as
-    merged id ranges.
+    merged id ranges."""
+    return _ranges(
+        circle_cells(circle, boundary_budget=boundary_budget, finest_resolution=finest_resolution)
+    )
+
+
+def circle_cells(
+    circle: Circle,
+    *,
+    boundary_budget: int = DEFAULT_BOUNDARY_BUDGET,
+    finest_resolution: int = FINEST_COVER_RESOLUTION,
+) -> CoverCells:
+    """The cells of `cover_circle` before they become ranges.
 
     Works on integer cell ids: h3's string API would convert every cell on every call."""
     point = (circle.lat, circle.lon)
@@ -165,7 +186,7 @@ def cover_circle(
         return inside, boundary
 
     res, frontier = _start(circle, finest_resolution)
-    return _refine(
+    return _refine_cells(
         res,
         frontier,
         classify,
@@ -174,17 +195,24 @@ def cover_circle(
     )
 
 
-def _refine(
+def _ranges(cells: CoverCells) -> list[CellRange]:
+    return merge_ranges(
+        [_id_range(c, inside=True) for c in cells.inside]
+        + [_id_range(c, inside=False) for c in cells.boundary]
+    )
+
+
+def _refine_cells(
     res: int,
     frontier: list[int],
     classify: Callable[[list[int]], tuple[list[int], list[int]]],
     *,
     boundary_budget: int,
     finest_resolution: int,
-) -> list[CellRange]:
+) -> CoverCells:
     """The cover both shapes share: `classify` splits a frontier into cells wholly inside and
     boundary cells (the rest are out); boundary cells are split one resolution finer while
-    the boundary stays within `boundary_budget` cells. Returns merged id ranges."""
+    the boundary stays within `boundary_budget` cells."""
     inside: list[int] = []
     while True:
         within, boundary = classify(frontier)
@@ -193,9 +221,7 @@ def _refine(
             break
         res += 1
         frontier = [child for cell in boundary for child in h3int.cell_to_children(cell, res)]
-    return merge_ranges(
-        [_id_range(c, inside=True) for c in inside] + [_id_range(c, inside=False) for c in boundary]
-    )
+    return CoverCells(inside=inside, boundary=boundary)
 
 
 def polygon_from_geojson(geometry: Mapping[str, Any]) -> Polygon:
@@ -279,8 +305,20 @@ def cover_polygon(
     finest_resolution: int = FINEST_COVER_RESOLUTION,
 ) -> list[CellRange]:
     """Cells whose descendants can lie in the polygon, refined down from resolution 0 while
-    the boundary stays within `boundary_budget` cells, as merged id ranges. A cell is inside
-    when the box around its descendants is, so inside ranges need no geometry check."""
+    the boundary stays within `boundary_budget` cells, as merged id ranges."""
+    return _ranges(
+        polygon_cells(polygon, boundary_budget=boundary_budget, finest_resolution=finest_resolution)
+    )
+
+
+def polygon_cells(
+    polygon: Polygon,
+    *,
+    boundary_budget: int = POLYGON_BOUNDARY_BUDGET,
+    finest_resolution: int = FINEST_COVER_RESOLUTION,
+) -> CoverCells:
+    """The cells of `cover_polygon` before they become ranges. A cell is inside when the box
+    around its descendants is, so inside ranges need no geometry check."""
     target = _wrapped(polygon.shape)
     shapely.prepare(target)
 
@@ -292,7 +330,7 @@ def cover_polygon(
         boundary = [c for c, w, t in zip(frontier, within, touching, strict=True) if t and not w]
         return inside, boundary
 
-    return _refine(
+    return _refine_cells(
         0,
         list(h3int.get_res0_cells()),
         classify,
@@ -307,6 +345,18 @@ def cover_region(region: Region) -> list[CellRange]:
     return union_ranges(
         [cover_circle(area) if isinstance(area, Circle) else cover_polygon(area) for area in region]
     )
+
+
+def region_cells(region: Region) -> CoverCells:
+    """Every area's cover cells, as `cover_region` unites them: for showing a cover on a map
+    (cells of overlapping areas may overlap)."""
+    inside: list[int] = []
+    boundary: list[int] = []
+    for area in region:
+        cells = circle_cells(area) if isinstance(area, Circle) else polygon_cells(area)
+        inside += cells.inside
+        boundary += cells.boundary
+    return CoverCells(inside=inside, boundary=boundary)
 
 
 def union_ranges(covers: Iterable[Sequence[CellRange]]) -> list[CellRange]:
