@@ -47,6 +47,8 @@ _FOUND: dict[str, tuple[str, str]] = {
     ),
     "fr": ("Retrouvé(e), merci", "La personne de l'alerte du {date} a été retrouvée. Merci."),
 }
+LANGUAGES = tuple(_TEXTS)
+
 _AGE: dict[str, str] = {
     "en": ", {age} years",
     "zh": "，{age}岁",

@@ -31,6 +31,7 @@ from notifier.dispatch import cut_ranges, decode_ranges, encode_ranges
 from notifier.fcm_http import fcm_channel
 from notifier.firebase import fcm_send_url, make_firebase_app
 from notifier.payload import NoticeText, PushKind, build_pushes
+from notifier.preview import notice_text
 from notifier.ratelimit import SharedRateLimit
 from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
 
@@ -107,17 +108,7 @@ def _fresh_since(notice: Notice, now: datetime) -> datetime:
 
 def _text(notice: Notice) -> NoticeText:
     assert notice.expires_at is not None
-    return NoticeText(
-        notice_id=str(notice.id),
-        person_name=notice.person_name,
-        person_age=notice.person_age,
-        description=notice.person_description,
-        last_seen_place=notice.last_seen_place,
-        last_seen_at=notice.last_seen_at,
-        photo_url=notice.photo_url,
-        expires_at=notice.expires_at,
-        cap_status=notice.cap_status,
-    )
+    return notice_text(notice)
 
 
 def _queue_chunks(chunk_ids: Sequence[int]) -> None:
