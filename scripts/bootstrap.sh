@@ -26,3 +26,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".[$extras]"
   echo "$want" >"$stamp"
 fi
+
+# The console's browser assets (Leaflet, the offline outline map; axe-core for its tests)
+# come from npm, pinned by package-lock.json; hexcast serves them from node_modules.
+node_stamp=node_modules/.hexcast-installed
+node_want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f "$node_stamp" ] || [ "$(cat "$node_stamp")" != "$node_want" ]; then
+  if ! command -v npm >/dev/null; then
+    [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+  fi
+  echo "[bootstrap] installing the console's npm packages into node_modules" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$node_want" >"$node_stamp"
+fi
