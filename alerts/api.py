@@ -6,6 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from alerts.accounts import endpoints as accounts
 from alerts.audit import endpoints as audit
 from alerts.cap import endpoints as cap
+from alerts.console import endpoints as console
 from alerts.devices import endpoints as devices
 from alerts.errors import install_error_handler
 from alerts.expansion import endpoints as expansion
@@ -43,6 +44,7 @@ def create_app() -> FastAPI:
         cap.router,
     ):
         app.include_router(router)
+    console.install(app)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -26,6 +26,15 @@ class Settings(BaseSettings):
         description="Failed logins naming one email in any 15 minutes; more attempts get 429.",
     )
 
+    console_tile_url: str | None = Field(
+        None,
+        description="The operator console's basemap: an https XYZ tile URL such as "
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset draws the offline outline map.",
+    )
+    console_tile_attribution: str = Field(
+        "© OpenStreetMap contributors", description="Credit shown under the tiles."
+    )
+
     fcm_project_id: str = "hexcast-dev"
     fcm_credentials_file: str | None = Field(
         None, description="Service-account JSON; unset means Application Default Credentials."
