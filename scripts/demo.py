@@ -3,7 +3,9 @@
 Registers demo devices around central London, with registration tokens the FCM sandbox issues
 (as phones get theirs from FCM), and removes the app from a few of those inside the alert's
 radius; with the bootstrap credential, creates a demo agency and a demo reviewer account; the
-agency submits a notice, the reviewer logs in and approves it; waits for the broadcast and
+agency submits a notice, the reviewer logs in and approves it; a second notice is left pending
+for the demo console operator (an admin account of its own) to review in the browser at
+/console; waits for the broadcast and
 prints how many devices the sandbox reached and how many uninstalled phones FCM answered
 UNREGISTERED for, which hexcast deactivates so that later notices skip them."""
 
@@ -21,6 +23,7 @@ from geo.sphere import destination
 
 CENTRE = (51.5007, -0.1246)  # Westminster Bridge
 RADIUS_KM = 3.0
+CONSOLE_EMAIL = "demo@hexcast.example"
 LOCALES = ["en-GB", "en-GB", "en-GB", "zh-CN", "es-ES", "fr-FR"]
 
 
@@ -51,6 +54,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--operator-token", default=os.environ.get("HEXCAST_OPERATOR_TOKEN", "dev-operator-token")
+    )
+    parser.add_argument(
+        "--console-password",
+        default=os.environ.get("HEXCAST_DEMO_CONSOLE_PASSWORD", "demo console passphrase"),
+        help=f"password of the console's demo operator, {CONSOLE_EMAIL}",
     )
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument(
@@ -172,6 +180,7 @@ def main() -> None:
             previous = stats["targeted"]
             time.sleep(1)
         received = _check(sandbox.get("/sandbox/messages"), 200).json()
+        _console_demo(api, operator, partner, args.console_password, now)
     reached = {
         m["message"].get("token")
         for m in received
@@ -193,6 +202,55 @@ def main() -> None:
     # More is possible: devices from an earlier run hold tokens this sandbox never issued.
     if unregistered < len(gone):
         sys.exit(f"demo: expected {len(gone)} UNREGISTERED deliveries, got {unregistered}")
+
+
+def _console_demo(
+    api: httpx.Client,
+    operator: dict[str, str],
+    partner: dict[str, str],
+    password: str,
+    now: datetime,
+) -> None:
+    """The console's demo operator (created once) and a pending notice for it to review."""
+    _check(
+        api.post(
+            "/v1/operator/accounts",
+            headers=operator,
+            json={
+                "email": CONSOLE_EMAIL,
+                "display_name": "Demo Operator",
+                "role": "admin",
+                "password": password,
+            },
+        ),
+        201,
+        409,
+    )
+    notice = _check(
+        api.post(
+            "/v1/notices",
+            headers=partner,
+            json={
+                "person": {
+                    "name": "Tom Okafor",
+                    "age": 81,
+                    "sex": "male",
+                    "description": "Grey raincoat, walks with a stick; may seem confused.",
+                },
+                "last_seen": {
+                    "lat": 51.5033,
+                    "lon": -0.1195,
+                    "place": "the London Eye",
+                    "at": (now - timedelta(minutes=25)).isoformat(),
+                },
+                "radius_km": 2.0,
+                "contact": "Demo Police, 101",
+                "language": "en-GB",
+            },
+        ),
+        201,
+    ).json()
+    print(f"demo: notice {notice['id']} (Tom Okafor) waits for review in the console")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,8 @@ wait_http "$HEXCAST_API_URL/healthz" "the API"
 cat <<MSG
 
 hexcast is running.
+  Operator console       $HEXCAST_API_URL/console
+    sign in as           demo@hexcast.example / ${HEXCAST_DEMO_CONSOLE_PASSWORD:-demo console passphrase}
   API and OpenAPI docs   $HEXCAST_API_URL/docs
   FCM sandbox messages   $HEXCAST_FCM_ENDPOINT/sandbox/messages
   FCM sandbox devices    POST $HEXCAST_FCM_ENDPOINT/sandbox/devices (see README)
