@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         population.load(dsn, args.devices, layout=layout, seed=SEED, now=now)
     else:
         _log(f"reusing the {args.devices:,} devices already loaded")
+    _tally()
     city = population.cities(layout.country)[0]
     token = secrets.token_urlsafe(16)
     port = _free_port()
@@ -97,15 +98,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     _log(f"wrote {path}")
 
 
+def _tally() -> None:
+    """Take the device tally, as Celery beat does every minute in a running hexcast: the
+    reach of large areas reads it."""
+    from geo.tallies import refresh_tallies
+    from kit.db import session_scope
+
+    with session_scope() as session:
+        refresh_tallies(session, now=datetime.now(UTC))
+
+
 def _prepare(base: str, token: str, lat: float, lon: float, now: datetime) -> str:
     """An agency, an operator to sign in as, and a pending 3 km notice at (lat, lon)."""
     admin = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, timeout=60) as api:
-        for _ in range(100):
+        deadline = time.monotonic() + 120
+        while True:
             try:
                 if api.get("/healthz").status_code == 200:
                     break
             except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
                 time.sleep(0.2)
         stamp = f"{now:%Y%m%d%H%M%S}"
         agency = api.post("/v1/operator/agencies", headers=admin, json={"name": f"Bench {stamp}"})

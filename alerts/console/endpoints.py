@@ -199,7 +199,7 @@ def _review(
         notice=notice,
         agency=account_repository.agency_name(session, notice.agency_id),
         previews=popup_previews(notice),
-        standard_reach=service.standard_reach(session, notice),
+        standard_radii=[] if notice.target_areas else service.STANDARD_RADII_KM,
         own_submission=notice.submitted_by_operator_id == login.operator.id,
         **extra,
     )
@@ -221,6 +221,12 @@ def cover(
     ] = None,
 ) -> JSONResponse:
     return JSONResponse(service.cover(session, notice=notice, radius_km=radius_km))
+
+
+@router.get("/notices/{notice_id}/standard-reach.json")
+def standard_reach(session: SessionDep, notice: NoticeDep) -> JSONResponse:
+    """Fetched by the page after it shows: counting six radii would delay its first load."""
+    return JSONResponse(service.standard_reach(session, notice))
 
 
 def _decide(

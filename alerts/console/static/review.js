@@ -49,6 +49,19 @@ async function update(km, startedAt) {
   reach.removeAttribute("aria-busy");
 }
 
+async function showStandardReach() {
+  const table = document.getElementById("standard-reach");
+  if (!table) return;
+  const response = await fetch(table.dataset.url);
+  if (!response.ok) throw new Error(`reach request failed: ${response.status}`);
+  const counts = await response.json();
+  table.querySelectorAll("tbody td").forEach((cell, i) => {
+    cell.textContent = reachText(counts[i]);
+  });
+}
+
+showStandardReach();
+
 if (slider) {
   const initial = Number(mapElement.dataset.radiusKm);
   slider.value = String(positionOf(initial));

@@ -35,7 +35,9 @@ function render(live) {
   const progress = byId("progress");
   progress.max = Math.max(stats.targeted, 1);
   progress.value = sent + failed;
-  byId("status").textContent = live.status;
+  const status = byId("status").firstElementChild;
+  status.textContent = live.status;
+  status.className = `tag status-${live.status}`;
   byId("sighting-count").textContent = live.sightings.length;
   listItems(byId("sightings"), live.sightings.map((s) => `${s.seen_at.slice(11, 16)}: ${s.text}`));
   listItems(byId("timeline"), live.timeline.map((e) => `${e.at.slice(0, 19).replace("T", " ")} ${e.action} (${e.actor})`));
