@@ -79,8 +79,13 @@ def _subject_modules(name: str) -> list[ModuleType]:
     ]
 
 
+# The operator console's pages (alerts/console) are HTML for browsers, not API operations.
+CONSOLE_PREFIX = "/console"
+
+
 def _served_routes() -> set[tuple[str, str]]:
-    """The app's own routes and those of every router in a subject's endpoints module."""
+    """The app's own routes and those of every router in a subject's endpoints module, but
+    the console's pages."""
     routes = list(create_app().routes)
     for module in _subject_modules("endpoints"):
         routers = [r for r in vars(module).values() if isinstance(r, APIRouter)]
@@ -90,7 +95,7 @@ def _served_routes() -> set[tuple[str, str]]:
     return {
         (method, route.path)
         for route in routes
-        if isinstance(route, APIRoute)
+        if isinstance(route, APIRoute) and not route.path.startswith(CONSOLE_PREFIX)
         for method in route.methods
     }
 
