@@ -84,6 +84,12 @@ def test_review_tune_the_radius_approve_and_watch_it_go_out(
     agency = create_agency(live_api, BOOTSTRAP, "Metropolitan Police")
     place_devices(80, LAT, LON, within_m=12_000, seed=17)
     notice = submit(live_api, agency, radius_km=3)
+    planned = live_api.put(
+        f"/v1/operator/notices/{notice['id']}/expansion",
+        json={"steps": [{"after_minutes": 60, "radius_km": 10}]},
+        headers=BOOTSTRAP,
+    )
+    assert planned.status_code == 200, planned.text
 
     sign_in(page, console, "a@hexcast.example")
     shoot(page, "queue")
@@ -91,6 +97,10 @@ def test_review_tune_the_radius_approve_and_watch_it_go_out(
     reach = page.locator("#reach")
     expect(reach).to_have_attribute("data-radius-km", "3")
     cells_at_3 = page.locator("path.cells-inside").get_attribute("d")
+    ring = api_reach(live_api, 10) - api_reach(live_api, 3)
+    expect(page.locator("#expansion tbody tr").first.locator("td")).to_have_text(
+        ["60.0 min", "10.0 km", f"{api_reach(live_api, 10):,}", str(ring)]
+    )
 
     page.locator("#radius").fill(str(slider_position(8)))
 

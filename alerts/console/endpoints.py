@@ -200,6 +200,7 @@ def _review(
         agency=account_repository.agency_name(session, notice.agency_id),
         previews=popup_previews(notice),
         standard_radii=[] if notice.target_areas else service.STANDARD_RADII_KM,
+        steps=service.expansion_steps(session, notice),
         own_submission=notice.submitted_by_operator_id == login.operator.id,
         **extra,
     )
@@ -225,7 +226,7 @@ def cover(
 
 @router.get("/notices/{notice_id}/standard-reach.json")
 def standard_reach(session: SessionDep, notice: NoticeDep) -> JSONResponse:
-    """Fetched by the page after it shows: counting six radii would delay its first load."""
+    """Fetched by the page after it shows: counting many radii would delay its first load."""
     return JSONResponse(service.standard_reach(session, notice))
 
 

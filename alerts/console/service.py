@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from alerts.audit import repository as audit_repository
 from alerts.devices import repository as device_repository
+from alerts.expansion import repository as expansion_repository
 from alerts.notices import repository as notice_repository
 from alerts.notices import service as notice_service
 from alerts.notices.schemas import DeliveryStats
@@ -22,7 +23,7 @@ from alerts.reach import service as reach_service
 from alerts.reach.schemas import ReachQuery
 from geo.regions import region_cells, region_from_json, target_region
 from kit.config import get_settings
-from kit.models import AuditEvent, CapStatus, Notice, NoticeStatus, Sighting
+from kit.models import AuditEvent, CapStatus, ExpansionStep, Notice, NoticeStatus, Sighting
 
 SESSION_COOKIE = "hexcast_console"
 MIN_RADIUS_KM = 0.1
@@ -126,13 +127,23 @@ def cover(session: Session, *, notice: Notice, radius_km: float | None) -> dict[
     }
 
 
-def standard_reach(session: Session, notice: Notice) -> list[dict[str, Any]]:
-    if notice.target_areas:
-        return []
-    query = reach_query(notice, None).model_copy(update={"radii_km": list(STANDARD_RADII_KM)})
-    return [
+def expansion_steps(session: Session, notice: Notice) -> Sequence[ExpansionStep]:
+    return [] if notice.target_areas else expansion_repository.expansion_steps(session, notice.id)
+
+
+def standard_reach(session: Session, notice: Notice) -> dict[str, list[dict[str, Any]]]:
+    """The reach at the standard radii, and at each expansion step's radius (the devices a
+    step's ring adds are its reach less the one before)."""
+    if notice.target_areas or notice.radius_km is None:
+        return {"standard": [], "own": [], "steps": []}
+    steps = [step.radius_km for step in expansion_steps(session, notice)]
+    radii = [*STANDARD_RADII_KM, notice.radius_km, *steps]
+    query = reach_query(notice, None).model_copy(update={"radii_km": radii})
+    reach = [
         r.model_dump(mode="json") for r in reach_service.reach_preview(session, query=query).reach
     ]
+    n = len(STANDARD_RADII_KM)
+    return {"standard": reach[:n], "own": reach[n : n + 1], "steps": reach[n + 1 :]}
 
 
 @dataclass(frozen=True, slots=True)

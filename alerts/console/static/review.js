@@ -49,14 +49,24 @@ async function update(km, startedAt) {
   reach.removeAttribute("aria-busy");
 }
 
+// The reach at standard radii and at each expansion step; a step's ring adds its reach less
+// the one before it (the notice's own radius first).
 async function showStandardReach() {
   const table = document.getElementById("standard-reach");
   if (!table) return;
   const response = await fetch(table.dataset.url);
   if (!response.ok) throw new Error(`reach request failed: ${response.status}`);
-  const counts = await response.json();
+  const { standard, own, steps } = await response.json();
   table.querySelectorAll("tbody td").forEach((cell, i) => {
-    cell.textContent = reachText(counts[i]);
+    cell.textContent = reachText(standard[i]);
+  });
+  const rows = document.querySelectorAll("#expansion tbody tr");
+  let before = own[0]?.fewer_than == null ? own[0]?.devices : null;
+  rows.forEach((row, i) => {
+    const [, , reachCell, ringCell] = row.children;
+    reachCell.textContent = reachText(steps[i]);
+    ringCell.textContent = before == null || steps[i].fewer_than != null ? "–" : String(steps[i].devices - before);
+    before = steps[i].fewer_than == null ? steps[i].devices : null;
   });
 }
 
