@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -155,11 +156,33 @@ def current_device(caller: CallerDep) -> Device:
     return caller.device
 
 
+async def device_key_hash(
+    api_key: Annotated[str | None, Security(_agency_key)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_operator_bearer)] = None,
+    device_key: Annotated[str | None, Security(_device_key)] = None,
+) -> str:
+    """The hash of the caller's device key, unchecked: for a route whose own statement finds
+    the device (the location report), so that authenticating costs no round trip of its own.
+    Without a device key the caller is 401 or 403 as on any device route."""
+    if device_key:
+        return hash_secret(device_key)
+    await run_in_threadpool(_refuse_non_device, api_key, bearer)
+    raise AssertionError("unreachable")
+
+
+def _refuse_non_device(api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> None:
+    with session_scope() as session:
+        caller = identify_caller(session, api_key, bearer)
+    _require(caller, Role.DEVICE)
+
+
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
 
 AgencyWriter = Annotated[AgencyKey, Depends(agency_writer)]
 
 CurrentDevice = Annotated[Device, Depends(current_device)]
+
+DeviceKeyHash = Annotated[str, Depends(device_key_hash)]
 
 CurrentOperator = Annotated[Operator, Depends(current_operator)]
 

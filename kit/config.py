@@ -49,6 +49,16 @@ class Settings(BaseSettings):
         description="Messages a second all workers together may send (FCM's default quota).",
     )
 
+    location_writer_threads: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Threads per API process that store location reports by group commit, "
+        "each with its own database connection (alerts.devices.ingest).",
+    )
+    location_batch_max: int = Field(
+        1000, ge=1, description="Location reports stored by one statement, at most."
+    )
     location_freshness_hours: float = Field(72.0, description="Default location window")
     tally_interval_seconds: float = Field(
         60.0, gt=0, description="How often Celery beat counts devices into the device tally."

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from alerts.deps import (
     AgencyNotice,
     CurrentDevice,
+    DeviceKeyHash,
     OperatorNotice,
     OperatorOnly,
     SessionDep,
@@ -50,9 +51,10 @@ def register_device(
     responses=error_responses(401, 403),
     summary="Report the device's last known location",
 )
-def report_location(data: LocationReport, session: SessionDep, device: CurrentDevice) -> None:
-    """Reports older than the stored one are accepted and ignored (out-of-order delivery)."""
-    service.report_location(session, device=device, data=data)
+async def report_location(data: LocationReport, key_hash: DeviceKeyHash) -> None:
+    """Reports older than the stored one are accepted and ignored (out-of-order delivery).
+    204 means the report is committed: it survives the API process dying right after."""
+    await service.report_location(key_hash=key_hash, data=data)
 
 
 @sighting_router.post(
