@@ -19,10 +19,12 @@ import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from alerts.devices import repository
@@ -83,6 +85,7 @@ class LocationWriter:
                 self._started = True
 
     def _run(self) -> None:
+        connection: Connection | None = None
         while True:
             batch = [self._waiting.get()]
             while len(batch) < self._max_batch:
@@ -91,22 +94,25 @@ class LocationWriter:
                 except queue.Empty:
                     break
             try:
-                known = _write([w.report for w in batch])
+                if connection is None or connection.invalidated or connection.closed:
+                    connection = get_engine().connect()
+                known = _write(connection, [w.report for w in batch])
             except Exception as error:
                 log.exception("alerts.location.batch_failed reports=%d", len(batch))
-                for waiting in batch:
-                    waiting.loop.call_soon_threadsafe(_fail, waiting.answer, error)
+                if connection is not None:
+                    connection.close()
+                    connection = None
+                _settle(batch, [error] * len(batch))
             else:
-                for waiting in batch:
-                    found = waiting.report.key_hash in known
-                    waiting.loop.call_soon_threadsafe(_answer, waiting.answer, found)
+                _settle(batch, [w.report.key_hash in known for w in batch])
 
 
-def _write(reports: list[Report]) -> set[str]:
-    """One statement, one commit; again when PostgreSQL broke a deadlock with it."""
+def _write(connection: Connection, reports: list[Report]) -> set[str]:
+    """One statement, one commit; again when PostgreSQL broke a deadlock with it. The thread
+    keeps its connection: a pool's checkout would cost a round trip of its own (pre-ping)."""
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
-            with get_engine().begin() as connection:
+            with connection.begin():
                 return repository.apply_location_reports(
                     connection,
                     key_hashes=[r.key_hash for r in reports],
@@ -124,14 +130,25 @@ def _write(reports: list[Report]) -> set[str]:
     raise AssertionError("unreachable")
 
 
-def _answer(answer: "asyncio.Future[bool]", found: bool) -> None:
-    if not answer.done():  # the client may have gone, cancelling the request
-        answer.set_result(found)
+def _settle(batch: list[_Waiting], outcomes: Sequence[bool | Exception]) -> None:
+    """Answer every request of the batch: one wake-up per event loop, not one per request
+    (each is a write to the loop's self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], bool | Exception]]]
+    by_loop = {}
+    for waiting, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(waiting.loop, []).append((waiting.answer, outcome))
+    for loop, answers in by_loop.items():
+        loop.call_soon_threadsafe(_answer, answers)
 
 
-def _fail(answer: "asyncio.Future[bool]", error: Exception) -> None:
-    if not answer.done():
-        answer.set_exception(error)
+def _answer(answers: list[tuple["asyncio.Future[bool]", bool | Exception]]) -> None:
+    for answer, result in answers:
+        if answer.done():  # the client went away, cancelling its request
+            continue
+        if isinstance(result, Exception):
+            answer.set_exception(result)
+        else:
+            answer.set_result(result)
 
 
 @lru_cache

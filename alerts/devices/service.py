@@ -45,9 +45,10 @@ def register_device(session: Session, *, data: DeviceRegistration) -> tuple[uuid
     return device_id, device_key, created
 
 
-async def report_location(*, key_hash: str, data: LocationReport) -> None:
+async def store_location(*, key_hash: str, data: LocationReport) -> bool:
     """Keep the newest location; a report older than the stored one is accepted and ignored.
-    Stored by group commit (alerts.devices.ingest), which also finds the device."""
+    Stored by group commit (alerts.devices.ingest), whose statement also finds the device:
+    False when no device has the key."""
     report = Report(
         key_hash=key_hash,
         lat=data.lat,
@@ -56,7 +57,11 @@ async def report_location(*, key_hash: str, data: LocationReport) -> None:
         accuracy_m=data.accuracy_m,
         at=data.at,
     )
-    if not await location_writer().store(report):
+    return await location_writer().store(report)
+
+
+async def report_location(*, key_hash: str, data: LocationReport) -> None:
+    if not await store_location(key_hash=key_hash, data=data):
         raise Unauthenticated("unknown device key")
 
 
