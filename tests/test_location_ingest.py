@@ -4,6 +4,7 @@ real server whose process is killed mid-stream."""
 import random
 import sys
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from geo.regions import device_cell
-from kit.db import get_engine
+from geo.regions import Circle, cover_region, device_cell
+from kit.db import get_engine, session_scope
 from tests.conftest import Service, _free_port, wait_until
-from tests.helpers import register_device
+from tests.helpers import notice_body, register_device
 
 PATH = "/v1/devices/me/location"
 
@@ -187,3 +188,49 @@ def test_a_killed_api_process_loses_no_report_it_answered_204(api: httpx.Client)
     assert len(answered) == len(tokens)
     for token, at in answered.items():
         assert _stored(token)["located_at"] >= at, token
+
+
+def test_a_claim_takes_each_devices_location_as_it_was_when_its_chunk_was_claimed(
+    api: httpx.Client, live_api: httpx.Client, agency_headers: dict[str, str]
+) -> None:
+    """During a broadcast a device's location is the one stored when the chunk holding it
+    was claimed: moving out afterwards does not take the push back, and reports are not held
+    up by the claim meanwhile. A later claim of the same cells (a re-run, a wider round)
+    sees the new locations, and still pushes no device twice."""
+    from notifier.repository import claim_recipients
+
+    notice = api.post("/v1/notices", json=notice_body(), headers=agency_headers)
+    assert notice.status_code == 201, notice.text
+    notice_id = uuid.UUID(notice.json()["id"])
+    region = (Circle(51.5007, -0.1246, 2_000.0),)
+    now = datetime.now(UTC)
+    leaving = register_device(api, "claim-leaving")
+    arriving = register_device(api, "claim-arriving")
+    assert api.put(PATH, headers=leaving, json=_body(51.5007, -0.1246, now)).status_code == 204
+    assert api.put(PATH, headers=arriving, json=_body(48.8584, 2.2945, now)).status_code == 204
+
+    def claim() -> list[str]:
+        with session_scope() as session:
+            claims = claim_recipients(
+                session,
+                notice_id=notice_id,
+                region=region,
+                ranges=cover_region(region),
+                fresh_since=now - timedelta(hours=1),
+                lease_until=now + timedelta(minutes=1),
+            )
+            tokens = [c.token for c in claims]
+            if tokens:  # the claim's transaction is still open: its deliveries lock devices
+                later = now + timedelta(seconds=1)
+                moves = [(leaving, 48.8584, 2.2945), (arriving, 51.5007, -0.1246)]
+                for headers, lat, lon in moves:
+                    response = live_api.put(
+                        PATH, headers=headers, json=_body(lat, lon, later), timeout=10
+                    )
+                    assert response.status_code == 204
+        return tokens
+
+    assert claim() == ["claim-leaving"]
+    assert _stored("claim-leaving")["lat"] == pytest.approx(48.8584)
+    assert claim() == ["claim-arriving"]
+    assert claim() == []
