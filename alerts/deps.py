@@ -25,7 +25,7 @@ from alerts.audit.service import Actor
 from alerts.devices import repository as device_repository
 from alerts.errors import Forbidden, NotFound, Unauthenticated
 from alerts.notices import repository as notice_repository
-from kit.db import session_scope
+from kit.db import replica_session_scope, session_scope
 from kit.models import Agency, AgencyKey, Device, KeyScope, Notice, Operator, OperatorRole
 
 
@@ -36,6 +36,16 @@ def get_session() -> Iterator[Session]:
 
 # "function" scope: commit before the response is sent, so a 2xx means the data is stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_replica_session() -> Iterator[Session]:
+    with replica_session_scope() as session:
+        yield session
+
+
+# Reads that tolerate replication lag; credentials are still checked on the primary, where
+# a revocation or a logout is seen at once.
+ReplicaSessionDep = Annotated[Session, Depends(get_replica_session, scope="function")]
 
 # Named schemes: unnamed, both API key headers would be "APIKeyHeader" in the OpenAPI document.
 _agency_key = APIKeyHeader(

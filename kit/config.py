@@ -12,6 +12,12 @@ class Settings(BaseSettings):
     environment: str = Field("development", description="development, test or production")
     database_url: str = "postgresql+psycopg://hexcast@127.0.0.1:54329/hexcast"
     broker_url: str = "redis://127.0.0.1:63799/0"
+    replica_database_url: str | None = Field(
+        None,
+        description="A streaming replica of the database: reads that tolerate replication "
+        "lag (reach preview, outcome stats, public feeds) go there; unset or unreachable, "
+        "they read the primary.",
+    )
 
     operator_token: str = Field(
         "dev-operator-token",
