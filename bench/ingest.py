@@ -10,7 +10,8 @@ last of its device): first the baseline, the per-request ORM path as of `--basel
 code. After a short warm-up each is timed for its seconds, and reports: reports/s, wrk's
 p50/p99/max latency, errors (sockets and non-2xx), database rows written per second (the
 table's update counter), how many of those were HOT, CPU per report of the API processes,
-and what the table and its indexes grew by. The machine's load average is recorded with each
+the CPU per report of the database backends serving them, and what the table and its
+indexes grew by. The machine's load average is recorded with each
 run: on a shared machine take the median of several runs (`--runs`), which the table shows.
 """
 
@@ -70,6 +71,7 @@ class Phase:
     hot_share: float
     api_cpu_us_per_report: float
     reports_per_api_core_s: float
+    db_cpu_us_per_report: float
     table_growth_mb: float
     index_growth_mb: float
     load_average: tuple[float, float, float]
@@ -207,10 +209,13 @@ def _phase(
     with _api(source, port, args.processes, name=f"api-{path}") as api_pid:
         _wrk(url, keys, WARMUP_S, args)
         before = _table_stats(dsn)
+        backends = _backends(dsn)
         cpu_before = cpu_seconds(api_pid)
+        db_cpu_before = sum(map(cpu_seconds, backends))
         load = os.getloadavg()
         result = _wrk(url, keys, seconds, args)
         api_cpu = cpu_seconds(api_pid) - cpu_before
+        db_cpu = sum(map(cpu_seconds, backends)) - db_cpu_before
     # The API's backends have exited, so the table's counters include every write.
     after = _table_stats(dsn)
     elapsed = result["duration_us"] / 1e6
@@ -232,6 +237,7 @@ def _phase(
         hot_share=round((after["hot_updates"] - before["hot_updates"]) / max(updates, 1), 3),
         api_cpu_us_per_report=round(api_cpu / max(reports, 1) * 1e6, 1),
         reports_per_api_core_s=round(reports / max(api_cpu, 1e-9), 1),
+        db_cpu_us_per_report=round(db_cpu / max(reports, 1) * 1e6, 1),
         table_growth_mb=round((after["table_bytes"] - before["table_bytes"]) / 2**20, 1),
         index_growth_mb=round((after["index_bytes"] - before["index_bytes"]) / 2**20, 1),
         load_average=load,
@@ -319,6 +325,17 @@ def _wrk(url: str, keys: Path, seconds: float, args: argparse.Namespace) -> dict
     return summary
 
 
+def _backends(dsn: str) -> list[int]:
+    """The server processes of the API's connections (open since the warm-up): their CPU
+    time is the database's share of the reports. Background writers and WAL are left out."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 def _table_stats(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
@@ -347,6 +364,7 @@ def _summary(phases: Sequence[Phase], args: argparse.Namespace) -> dict[str, Any
         "hot_share",
         "api_cpu_us_per_report",
         "reports_per_api_core_s",
+        "db_cpu_us_per_report",
         "table_growth_mb",
         "index_growth_mb",
     )
@@ -382,6 +400,7 @@ def _table(summary: dict[str, Any]) -> str:
         row("of them HOT", "hot_share", ".1%"),
         row("API CPU per report (µs)", "api_cpu_us_per_report", ",.0f"),
         row("reports/s per API core", "reports_per_api_core_s", ",.0f"),
+        row("database backend CPU per report (µs)", "db_cpu_us_per_report", ",.0f"),
         row("table growth (MB)", "table_growth_mb", ".1f"),
         row("index growth (MB)", "index_growth_mb", ".1f"),
         f"| current / baseline, run by run | | {summary['ratio']:.1f}× "
