@@ -71,7 +71,7 @@ class Phase:
     hot_share: float
     api_cpu_us_per_report: float
     reports_per_api_core_s: float
-    db_cpu_us_per_report: float
+    db_cpu_us_per_report: float | None  # None: a backend exited during the phase
     table_growth_mb: float
     index_growth_mb: float
     load_average: tuple[float, float, float]
@@ -211,11 +211,11 @@ def _phase(
         before = _table_stats(dsn)
         backends = _backends(dsn)
         cpu_before = cpu_seconds(api_pid)
-        db_cpu_before = sum(map(cpu_seconds, backends))
+        db_cpu_before = {pid: cpu_seconds(pid) for pid in backends}
         load = os.getloadavg()
         result = _wrk(url, keys, seconds, args)
         api_cpu = cpu_seconds(api_pid) - cpu_before
-        db_cpu = sum(map(cpu_seconds, backends)) - db_cpu_before
+        db_cpu = _backends_cpu(db_cpu_before)
     # The API's backends have exited, so the table's counters include every write.
     after = _table_stats(dsn)
     elapsed = result["duration_us"] / 1e6
@@ -237,7 +237,7 @@ def _phase(
         hot_share=round((after["hot_updates"] - before["hot_updates"]) / max(updates, 1), 3),
         api_cpu_us_per_report=round(api_cpu / max(reports, 1) * 1e6, 1),
         reports_per_api_core_s=round(reports / max(api_cpu, 1e-9), 1),
-        db_cpu_us_per_report=round(db_cpu / max(reports, 1) * 1e6, 1),
+        db_cpu_us_per_report=None if db_cpu is None else round(db_cpu / max(reports, 1) * 1e6, 1),
         table_growth_mb=round((after["table_bytes"] - before["table_bytes"]) / 2**20, 1),
         index_growth_mb=round((after["index_bytes"] - before["index_bytes"]) / 2**20, 1),
         load_average=load,
@@ -336,6 +336,14 @@ def _backends(dsn: str) -> list[int]:
     return [row[0] for row in rows]
 
 
+def _backends_cpu(before: dict[int, float]) -> float | None:
+    """CPU seconds the backends used since `before`; None when one exited meanwhile (a
+    pool closing an overflow connection): its time can no longer be read."""
+    if not all(Path(f"/proc/{pid}").exists() for pid in before):
+        return None
+    return sum(cpu_seconds(pid) - cpu for pid, cpu in before.items())
+
+
 def _table_stats(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
@@ -349,8 +357,10 @@ def _table_stats(dsn: str) -> dict[str, int]:
 def _summary(phases: Sequence[Phase], args: argparse.Namespace) -> dict[str, Any]:
     """Medians over the runs of each path, and the median of the runs' ratios."""
 
-    def median(path: str, field: str) -> float:
-        return round(statistics.median(getattr(p, field) for p in phases if p.path == path), 2)
+    def median(path: str, field: str) -> float | None:
+        values = [getattr(p, field) for p in phases if p.path == path]
+        known = [v for v in values if v is not None]
+        return round(statistics.median(known), 2) if known else None
 
     baseline = [p for p in phases if p.path == "baseline"]
     current = [p for p in phases if p.path == "current"]
@@ -385,8 +395,8 @@ def _summary(phases: Sequence[Phase], args: argparse.Namespace) -> dict[str, Any
 
 def _table(summary: dict[str, Any]) -> str:
     def row(name: str, field: str, fmt: str) -> str:
-        b, c = summary[f"baseline_{field}"], summary[f"current_{field}"]
-        return f"| {name} | {b:{fmt}} | {c:{fmt}} |"
+        b, c = (summary[f"{path}_{field}"] for path in ("baseline", "current"))
+        return f"| {name} | {_cell(b, fmt)} | {_cell(c, fmt)} |"
 
     lines = [
         f"| measure (median of {summary['runs']} runs) | baseline | current |",
@@ -407,6 +417,10 @@ def _table(summary: dict[str, Any]) -> str:
         f"({summary['ratio_low']:.1f}–{summary['ratio_high']:.1f}) |",
     ]
     return "\n".join(lines)
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "–" if value is None else f"{value:{fmt}}"
 
 
 def _write(
