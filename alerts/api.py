@@ -29,6 +29,7 @@ def create_app() -> FastAPI:
     configure_logging()
     app = FastAPI(title="hexcast", version="0.1.0", description=DESCRIPTION)
     install_error_handler(app)
+    app.add_middleware(devices.LocationShortcut)
     for router in (
         notices.agency_router,
         accounts.agency_router,

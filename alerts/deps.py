@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from alerts.audit.service import Actor
 from alerts.devices import repository as device_repository
 from alerts.errors import Forbidden, NotFound, Unauthenticated
 from alerts.notices import repository as notice_repository
-from kit.db import session_scope
+from kit.db import replica_session_scope, session_scope
 from kit.models import Agency, AgencyKey, Device, KeyScope, Notice, Operator, OperatorRole
 
 
@@ -35,6 +36,16 @@ def get_session() -> Iterator[Session]:
 
 # "function" scope: commit before the response is sent, so a 2xx means the data is stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_replica_session() -> Iterator[Session]:
+    with replica_session_scope() as session:
+        yield session
+
+
+# Reads that tolerate replication lag; credentials are still checked on the primary, where
+# a revocation or a logout is seen at once.
+ReplicaSessionDep = Annotated[Session, Depends(get_replica_session, scope="function")]
 
 # Named schemes: unnamed, both API key headers would be "APIKeyHeader" in the OpenAPI document.
 _agency_key = APIKeyHeader(
@@ -155,11 +166,33 @@ def current_device(caller: CallerDep) -> Device:
     return caller.device
 
 
+async def device_key_hash(
+    api_key: Annotated[str | None, Security(_agency_key)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_operator_bearer)] = None,
+    device_key: Annotated[str | None, Security(_device_key)] = None,
+) -> str:
+    """The hash of the caller's device key, unchecked: for a route whose own statement finds
+    the device (the location report), so that authenticating costs no round trip of its own.
+    Without a device key the caller is 401 or 403 as on any device route."""
+    if device_key:
+        return hash_secret(device_key)
+    await run_in_threadpool(_refuse_non_device, api_key, bearer)
+    raise AssertionError("unreachable")
+
+
+def _refuse_non_device(api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> None:
+    with session_scope() as session:
+        caller = identify_caller(session, api_key, bearer)
+    _require(caller, Role.DEVICE)
+
+
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
 
 AgencyWriter = Annotated[AgencyKey, Depends(agency_writer)]
 
 CurrentDevice = Annotated[Device, Depends(current_device)]
+
+DeviceKeyHash = Annotated[str, Depends(device_key_hash)]
 
 CurrentOperator = Annotated[Operator, Depends(current_operator)]
 

@@ -12,6 +12,12 @@ class Settings(BaseSettings):
     environment: str = Field("development", description="development, test or production")
     database_url: str = "postgresql+psycopg://hexcast@127.0.0.1:54329/hexcast"
     broker_url: str = "redis://127.0.0.1:63799/0"
+    replica_database_url: str | None = Field(
+        None,
+        description="A streaming replica of the database: reads that tolerate replication "
+        "lag (reach preview, outcome stats, public feeds) go there; unset or unreachable, "
+        "they read the primary.",
+    )
 
     operator_token: str = Field(
         "dev-operator-token",
@@ -58,6 +64,16 @@ class Settings(BaseSettings):
         description="Messages a second all workers together may send (FCM's default quota).",
     )
 
+    location_writer_threads: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Threads per API process that store location reports by group commit, "
+        "each with its own database connection (alerts.devices.ingest).",
+    )
+    location_batch_max: int = Field(
+        1000, ge=1, description="Location reports stored by one statement, at most."
+    )
     location_freshness_hours: float = Field(72.0, description="Default location window")
     tally_interval_seconds: float = Field(
         60.0, gt=0, description="How often Celery beat counts devices into the device tally."

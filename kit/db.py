@@ -11,7 +11,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import BigInteger, Boolean, ColumnElement, Engine, Text, cast, create_engine, event
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from kit.config import get_settings
@@ -32,6 +32,38 @@ def get_engine() -> Engine:
     return create_engine(
         get_settings().database_url, pool_pre_ping=True, pool_size=10, max_overflow=20
     )
+
+
+@lru_cache
+def get_replica_engine() -> Engine | None:
+    url = get_settings().replica_database_url
+    if not url:
+        return None
+    # A stopped replica refuses at once; one that does not answer costs at most 2 s.
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"connect_timeout": 2}
+    )
+
+
+@contextmanager
+def replica_session_scope() -> Iterator[Session]:
+    """A session for reads that tolerate replication lag: on the replica when one is set and
+    answers, else on the primary, so a replica that is down costs no request. Nothing is
+    written through it (a standby refuses writes); it ends in a rollback."""
+    engine = get_replica_engine()
+    connection = None
+    if engine is not None:
+        try:
+            connection = engine.connect()
+        except OperationalError:
+            log.warning("db.replica_unavailable reading=primary")
+    try:
+        with Session(connection if connection is not None else get_engine()) as session:
+            yield session
+            session.rollback()
+    finally:
+        if connection is not None:
+            connection.close()
 
 
 @lru_cache

@@ -5,6 +5,9 @@
 #   scripts/stack.sh stop      stop both (idempotent)
 #   scripts/stack.sh destroy   stop both and delete their data
 #   scripts/stack.sh status
+#   scripts/stack.sh replica-start   a streaming replica of the cluster (pg_basebackup, hot
+#                                    standby) on $HEXCAST_PG_REPLICA_PORT (54330)
+#   scripts/stack.sh replica-stop
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +28,8 @@ if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
   fi
 fi
 redis_dir="$state/redis"
+replica_port="${HEXCAST_PG_REPLICA_PORT:-54330}"
+replica_data="$(dirname "$pg_data")/pg-replica"
 
 log() { echo "[stack] $*" >&2; }
 
@@ -40,6 +45,8 @@ missing_packages() {
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   # The browser tests' Chromium (driven by Playwright's Python package), with a font to draw.
   command -v chromium >/dev/null || pkgs+=(chromium fonts-liberation)
+  # bench.ingest's load generator.
+  command -v wrk >/dev/null || pkgs+=(wrk)
   echo "${pkgs[@]:-}"
 }
 
@@ -96,6 +103,38 @@ CONF
   fi
 }
 
+replica_running() { as_db_user "$pg_bin/pg_ctl" -D "$replica_data" status >/dev/null 2>&1; }
+
+# A hot standby streaming the cluster's WAL: set HEXCAST_REPLICA_DATABASE_URL to
+# postgresql+psycopg://hexcast@127.0.0.1:$replica_port/hexcast to send lag-tolerant reads there.
+start_replica() {
+  pg_running || { log "PostgreSQL is not running: scripts/stack.sh start first"; exit 1; }
+  if [ ! -f "$replica_data/PG_VERSION" ]; then
+    log "copying the cluster into $replica_data (pg_basebackup)"
+    mkdir -p "$replica_data"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$replica_data"
+    chmod 700 "$replica_data"
+    as_db_user "$pg_bin/pg_basebackup" --dbname="host=127.0.0.1 port=$pg_port user=postgres" \
+      -D "$replica_data" --write-recovery-conf --wal-method=stream
+    cat >>"$replica_data/postgresql.auto.conf" <<CONF
+port = $replica_port
+unix_socket_directories = '$replica_data'
+hot_standby = on
+CONF
+  fi
+  if ! replica_running; then
+    log "starting the replica on 127.0.0.1:$replica_port"
+    as_db_user "$pg_bin/pg_ctl" -D "$replica_data" -l "$replica_data/server.log" -w -t 60 start >/dev/null
+  fi
+}
+
+stop_replica() {
+  if [ -f "$replica_data/PG_VERSION" ] && replica_running; then
+    log "stopping the replica"
+    as_db_user "$pg_bin/pg_ctl" -D "$replica_data" -m fast -w stop >/dev/null
+  fi
+}
+
 redis_running() { redis-cli -p "$redis_port" ping >/dev/null 2>&1; }
 
 start_redis() {
@@ -129,8 +168,10 @@ status() {
 case "${1:-}" in
   install) install ;;
   start) install; start_postgres; start_redis ;;
-  stop) stop ;;
-  destroy) stop; rm -rf "$pg_data" "$state" ;;
+  stop) stop_replica; stop ;;
+  destroy) stop_replica; stop; rm -rf "$pg_data" "$replica_data" "$state" ;;
+  replica-start) start_replica ;;
+  replica-stop) stop_replica ;;
   status) status ;;
-  *) echo "usage: $0 install|start|stop|destroy|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|destroy|status|replica-start|replica-stop" >&2; exit 2 ;;
 esac

@@ -79,3 +79,30 @@ def test_dispatch_bench_pushes_once_to_every_device(tmp_path: Path, broker: Serv
     assert summary["first_push_s"] <= summary["last_push_s"]
     (table,) = tmp_path.glob("dispatch-1000-*.md")
     assert "send_each" in table.read_text()
+
+
+def test_ingest_bench_writes_a_row_for_every_report(tmp_path: Path) -> None:
+    summary = _bench(
+        "ingest",
+        tmp_path,
+        "--devices",
+        "2000",
+        "--seconds",
+        "2",
+        "--runs",
+        "1",
+        "--processes",
+        "1",
+        "--connections",
+        "8",
+        "--database",
+        f"hexcast_bench_{TEST_DB}_ingest",
+    )
+    for path in ("baseline", "current"):
+        assert summary[f"{path}_reports_per_s"] > 0
+        # Every report is newer than its device's last, so each one rewrites its row; the
+        # warm-up's last writes may be counted too.
+        assert summary[f"{path}_rows_written_per_s"] >= 0.9 * summary[f"{path}_reports_per_s"]
+    assert summary["baseline_errors"] == summary["current_errors"] == 0
+    (table,) = tmp_path.glob("ingest-2000-*.md")
+    assert "reports/s per API core" in table.read_text()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from alerts.accounts.service import agency_actor
 from alerts.cap import atom, messages, service
-from alerts.deps import AgencyWriter, ReadableNotice, SessionDep
+from alerts.deps import AgencyWriter, ReadableNotice, ReplicaSessionDep, SessionDep
 from alerts.errors import DomainError
 from alerts.fields import ErrorOut, error_responses
 from alerts.notices.schemas import NoticeOut
@@ -115,7 +115,7 @@ def notice_cap(notice: ReadableNotice, session: SessionDep) -> Response:
     },
     summary="Read an active notice as a CAP 1.2 alert (public)",
 )
-def public_notice_cap(notice_id: uuid.UUID, session: SessionDep) -> Response:
+def public_notice_cap(notice_id: uuid.UUID, session: ReplicaSessionDep) -> Response:
     document = service.active_notice_as_cap(session, notice_id=notice_id)
     return Response(document, media_type=messages.MEDIA_TYPE)
 
@@ -126,7 +126,7 @@ def public_notice_cap(notice_id: uuid.UUID, session: SessionDep) -> Response:
     responses=_xml(atom.MEDIA_TYPE, "Atom feed; each entry holds its CAP alert"),
     summary="Active notices as an Atom feed of CAP alerts, newest first (public)",
 )
-def active_feed(request: Request, session: SessionDep) -> Response:
+def active_feed(request: Request, session: ReplicaSessionDep) -> Response:
     """At most 50 entries, the most recently approved first."""
     document = service.active_feed(
         session,

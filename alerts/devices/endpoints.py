@@ -4,10 +4,14 @@ lists agencies and operators read."""
 import uuid
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alerts.accounts.credentials import hash_secret
 from alerts.deps import (
     AgencyNotice,
     CurrentDevice,
+    DeviceKeyHash,
     OperatorNotice,
     OperatorOnly,
     SessionDep,
@@ -24,6 +28,9 @@ from alerts.devices.schemas import (
 from alerts.fields import MAX_OFFSET, error_responses
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
+LOCATION_PATH = "/v1/devices/me/location"
+# The shortcut reads at most this much of a body; a longer one goes to the route.
+_SHORTCUT_BODY_BYTES = 4096
 sighting_router = APIRouter(tags=["sightings"])
 
 
@@ -45,14 +52,81 @@ def register_device(
 
 
 @router.put(
-    "/me/location",
+    LOCATION_PATH.removeprefix(router.prefix),
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403),
     summary="Report the device's last known location",
 )
-def report_location(data: LocationReport, session: SessionDep, device: CurrentDevice) -> None:
-    """Reports older than the stored one are accepted and ignored (out-of-order delivery)."""
-    service.report_location(session, device=device, data=data)
+async def report_location(data: LocationReport, key_hash: DeviceKeyHash) -> None:
+    """Reports older than the stored one are accepted and ignored (out-of-order delivery).
+    204 means the report is committed: it survives the API process dying right after."""
+    await service.report_location(key_hash=key_hash, data=data)
+
+
+class LocationShortcut:
+    """ASGI middleware serving well-formed location reports of known devices without the
+    framework: the busiest request of the service, whose routing, dependency resolution and
+    response machinery cost most of its CPU time. It stores the report as the route does
+    (`service.store_location`) and answers 204. Anything else (no device key, a body that
+    does not validate, an unknown key) goes on to the route, with the body it read, so
+    every error is the route's own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != LOCATION_PATH or scope["method"] != "PUT":
+            await self.app(scope, receive, send)
+            return
+        key = content_type = None
+        for name, value in scope["headers"]:
+            if name == b"x-device-key":
+                key = value.decode("latin-1")
+            elif name == b"content-type":
+                content_type = value.partition(b";")[0].strip().lower()
+        body, complete = await _read_body(receive)
+        if key and complete and content_type == b"application/json":
+            try:
+                data = LocationReport.model_validate_json(body)
+            except ValidationError:
+                pass
+            else:
+                if await service.store_location(key_hash=hash_secret(key), data=data):
+                    await send({"type": "http.response.start", "status": 204, "headers": []})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+        await self.app(scope, _replay(body, complete, receive), send)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The body, and whether that is all of it (at most _SHORTCUT_BODY_BYTES are read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+        if size > _SHORTCUT_BODY_BYTES:
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """`receive` with what was already read of the body given back first."""
+    replayed = False
+
+    async def replaying() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": not complete}
+
+    return replaying
 
 
 @sighting_router.post(

@@ -5,13 +5,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from geoalchemy2 import WKTElement
 from sqlalchemy.orm import Session
 
 from alerts.accounts.credentials import new_secret
 from alerts.devices import repository
+from alerts.devices.ingest import Report, location_writer
 from alerts.devices.schemas import DeviceRegistration, LocationReport, SightingCreate, SightingOut
-from alerts.errors import NotFound, RateLimited
+from alerts.errors import NotFound, RateLimited, Unauthenticated
 from alerts.notices import repository as notice_repository
 from alerts.webhooks.service import record_event
 from alerts.webhooks.signing import SIGHTING_CREATED
@@ -45,16 +45,24 @@ def register_device(session: Session, *, data: DeviceRegistration) -> tuple[uuid
     return device_id, device_key, created
 
 
-def report_location(session: Session, *, device: Device, data: LocationReport) -> bool:
-    """Keep the newest location; a report older than the stored one is ignored."""
-    if device.located_at is not None and data.at <= device.located_at:
-        return False
-    device.location = WKTElement(f"POINT({data.lon} {data.lat})", srid=4326)
-    device.h3_cell = device_cell(data.lat, data.lon)
-    device.accuracy_m = data.accuracy_m
-    device.located_at = data.at
-    session.flush()
-    return True
+async def store_location(*, key_hash: str, data: LocationReport) -> bool:
+    """Keep the newest location; a report older than the stored one is accepted and ignored.
+    Stored by group commit (alerts.devices.ingest), whose statement also finds the device:
+    False when no device has the key."""
+    report = Report(
+        key_hash=key_hash,
+        lat=data.lat,
+        lon=data.lon,
+        cell=device_cell(data.lat, data.lon),
+        accuracy_m=data.accuracy_m,
+        at=data.at,
+    )
+    return await location_writer().store(report)
+
+
+async def report_location(*, key_hash: str, data: LocationReport) -> None:
+    if not await store_location(key_hash=key_hash, data=data):
+        raise Unauthenticated("unknown device key")
 
 
 def report_sighting(

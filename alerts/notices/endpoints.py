@@ -15,6 +15,7 @@ from alerts.deps import (
     OperatorActor,
     OperatorNotice,
     OperatorOnly,
+    ReplicaSessionDep,
     SessionDep,
 )
 from alerts.fields import MAX_OFFSET, error_responses
@@ -167,7 +168,7 @@ def delivery_stats(notice: OperatorNotice, session: SessionDep) -> DeliveryStats
     responses=error_responses(401, 403),
     summary="How many notices found their person, and how fast",
 )
-def outcome_stats(session: SessionDep) -> OutcomeStats:
+def outcome_stats(session: ReplicaSessionDep) -> OutcomeStats:
     return service.outcome_stats(session)
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from alerts.deps import OperatorOnly, SessionDep
+from alerts.deps import OperatorOnly, ReplicaSessionDep
 from alerts.fields import error_responses
 from alerts.reach import service
 from alerts.reach.schemas import ReachPreview, ReachQuery
@@ -16,5 +16,5 @@ router = APIRouter(prefix="/v1/operator", tags=["operators"], dependencies=[Oper
     responses=error_responses(401, 403),
     summary="Preview how many devices each radius, or the drawn areas, would reach",
 )
-def reach_preview(query: ReachQuery, session: SessionDep) -> ReachPreview:
+def reach_preview(query: ReachQuery, session: ReplicaSessionDep) -> ReachPreview:
     return service.reach_preview(session, query=query)

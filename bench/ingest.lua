@@ -1,0 +1,55 @@
+-- wrk script of bench.ingest: PUT /v1/devices/me/location, walking the device keys.
+-- Arguments: key file (one key a line), first report time (µs since the epoch), wrk
+-- threads; the summary goes to $BENCH_INGEST_SUMMARY as JSON. Thread t reports for keys t, t + threads, ...; report n of thread
+-- t is at first + n * threads + t µs, so each report is newer than the last of its device.
+
+local thread_count = 0
+
+function setup(thread)
+   thread:set("id", thread_count)
+   thread_count = thread_count + 1
+end
+
+local keys, next_key, sent, first_us, threads
+
+function init(args)
+   local path = args[1]
+   first_us = tonumber(args[2])
+   threads = tonumber(args[3])
+   keys = {}
+   local i = 0
+   for line in io.lines(path) do
+      if i % threads == id then
+         keys[#keys + 1] = line
+      end
+      i = i + 1
+   end
+   next_key = 1
+   sent = 0
+   math.randomseed(id + 1)
+end
+
+function request()
+   local key = keys[next_key]
+   next_key = next_key % #keys + 1
+   local at_us = first_us + sent * threads + id
+   sent = sent + 1
+   local seconds = math.floor(at_us / 1000000)
+   local at = os.date("!%Y-%m-%dT%H:%M:%S", seconds) .. string.format(".%06dZ", at_us - seconds * 1000000)
+   local body = string.format(
+      '{"lat":%.6f,"lon":%.6f,"accuracy_m":12,"at":"%s"}',
+      49.9 + math.random() * 8.8, -6.4 + math.random() * 8.2, at)
+   return wrk.format("PUT", nil, {["X-Device-Key"] = key, ["Content-Type"] = "application/json"}, body)
+end
+
+-- In wrk's main thread, which has no script arguments: the path comes from the environment.
+function done(summary, latency, requests)
+   local e = summary.errors
+   local out = io.open(os.getenv("BENCH_INGEST_SUMMARY"), "w")
+   out:write(string.format(
+      '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,' ..
+      '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}',
+      summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+      latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+   out:close()
+end
