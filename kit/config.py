@@ -39,6 +39,14 @@ class Settings(BaseSettings):
         "alerts@hexcast.example",
         description="CAP <sender> of the alerts hexcast writes: an address the deployment owns.",
     )
+    cap_signing_key_file: str | None = Field(
+        None,
+        description="PEM private key (RSA or EC) hexcast signs its CAP alerts with; unset outside "
+        "production: a key made at start-up, which lives as long as the process.",
+    )
+    cap_signing_cert_file: str | None = Field(
+        None, description="PEM certificate of the signing key, published for receivers."
+    )
     fcm_max_concurrency: int = Field(
         100, ge=1, le=1000, description="Requests in flight to FCM per worker process."
     )
@@ -113,6 +121,18 @@ class Settings(BaseSettings):
     def _no_default_secrets_in_production(self) -> "Settings":
         if self.environment == "production" and self.operator_token == "dev-operator-token":
             raise ValueError("HEXCAST_OPERATOR_TOKEN must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _signing_key_with_its_certificate(self) -> "Settings":
+        """Receivers verify with the certificate: a key without one (or one without its key)
+        is a mistake, and a production deployment must sign with a key that outlives it."""
+        if (self.cap_signing_key_file is None) != (self.cap_signing_cert_file is None):
+            raise ValueError(
+                "set HEXCAST_CAP_SIGNING_KEY_FILE and HEXCAST_CAP_SIGNING_CERT_FILE together"
+            )
+        if self.environment == "production" and self.cap_signing_key_file is None:
+            raise ValueError("HEXCAST_CAP_SIGNING_KEY_FILE must be set in production")
         return self
 
     @model_validator(mode="after")

@@ -130,6 +130,8 @@ class Agency(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = _now_column()
+    # PEM certificate registered by an admin: with one, the agency's CAP must be signed by it.
+    cap_certificate: Mapped[str | None] = mapped_column(Text)
 
 
 class AgencyKey(Base):
