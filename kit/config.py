@@ -1,6 +1,7 @@
 """One settings class for every process (API, worker, beat, scripts), from HEXCAST_* vars."""
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -112,6 +113,12 @@ class Settings(BaseSettings):
     )
     webhook_retry_cap_seconds: float = Field(
         1800.0, gt=0, description="Longest retry delay, Retry-After included."
+    )
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="Networks webhooks may be sent to besides public addresses, as a JSON list "
+        "of CIDRs ('[\"10.20.0.0/16\"]'); loopback, private and link-local ones are refused "
+        "otherwise.",
     )
     webhook_requeue_seconds: float = Field(
         30.0, gt=0, description="How often beat re-queues due webhook events."

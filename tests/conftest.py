@@ -98,6 +98,8 @@ os.environ.update(
     HEXCAST_WEBHOOK_TIMEOUT_SECONDS="5",
     # Beat runs beside the worker for the reconciler; tests trigger webhook requeues themselves.
     HEXCAST_WEBHOOK_REQUEUE_SECONDS="3600",
+    # Webhook receivers run on this machine, whose addresses production refuses.
+    HEXCAST_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8", "::1/128"]',
     # Recovery within seconds, not minutes: the reconciler runs twice a second, and a lease
     # still outlasts any batch the tests send.
     HEXCAST_RECONCILE_INTERVAL_SECONDS="0.5",
