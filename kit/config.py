@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     reconcile_limit: int = Field(
         10_000, ge=1, description="Deliveries the reconciler queues again per run, at most."
     )
+    outbox_relay_seconds: float = Field(
+        5.0, gt=0, description="How often beat sends the tasks kept while the broker was down."
+    )
+    task_failures_allowed: int = Field(
+        3,
+        ge=1,
+        description="A broadcast that raised this many times for one notice is not queued "
+        "again by the reconciler (it shows in /metrics and the worker's log).",
+    )
     retry_base_seconds: float = Field(
         5.0, gt=0, description="Longest delay before the first retry of an FCM error; doubles."
     )

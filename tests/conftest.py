@@ -107,6 +107,8 @@ os.environ.update(
     # A device tally every second, so that a test sees a moved device leave a large area's
     # preview within seconds.
     HEXCAST_TALLY_INTERVAL_SECONDS="1",
+    # Task sends kept while Redis was down go out within a second of its return.
+    HEXCAST_OUTBOX_RELAY_SECONDS="0.5",
     HEXCAST_RETRY_BASE_SECONDS="0.5",
     HEXCAST_RETRY_CAP_SECONDS="5",
 )
