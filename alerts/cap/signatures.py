@@ -115,7 +115,10 @@ def verified_document(document: bytes, *, certificate_pem: str) -> bytes:
 
 @dataclass(frozen=True)
 class SigningIdentity:
-    key_pem: bytes
+    """hexcast's key, loaded once: loading an RSA key checks it, which took longer than
+    signing (about 0.3 s a signature here when the PEM was handed to signxml each time)."""
+
+    key: Any
     cert_pem: bytes
     method: SignatureMethod
 
@@ -144,11 +147,7 @@ def development_identity(common_name: str = "hexcast development CAP signing") -
         .sign(key, hashes.SHA256())
     )
     return SigningIdentity(
-        key_pem=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
+        key=key,
         cert_pem=certificate.public_bytes(serialization.Encoding.PEM),
         method=SignatureMethod.ECDSA_SHA256,
     )
@@ -162,10 +161,11 @@ def signing_identity() -> SigningIdentity:
     if settings.cap_signing_key_file is None or settings.cap_signing_cert_file is None:
         log.warning("alerts.cap.signing key=ephemeral: set HEXCAST_CAP_SIGNING_KEY_FILE")
         return development_identity()
-    key_pem = Path(settings.cap_signing_key_file).read_bytes()
+    key = serialization.load_pem_private_key(
+        Path(settings.cap_signing_key_file).read_bytes(), password=None
+    )
     cert_pem = Path(settings.cap_signing_cert_file).read_bytes()
-    key = serialization.load_pem_private_key(key_pem, password=None)
-    return SigningIdentity(key_pem=key_pem, cert_pem=cert_pem, method=_method(key))
+    return SigningIdentity(key=key, cert_pem=cert_pem, method=_method(key))
 
 
 def signed(alert: Any) -> Any:
@@ -176,7 +176,7 @@ def signed(alert: Any) -> Any:
         signature_algorithm=identity.method,
         digest_algorithm=DigestAlgorithm.SHA256,
     )
-    return signer.sign(alert, key=identity.key_pem, cert=identity.cert_pem.decode())
+    return signer.sign(alert, key=identity.key, cert=identity.cert_pem.decode())
 
 
 def signed_document(alert: Any) -> bytes:
