@@ -1,6 +1,7 @@
 """Domain errors carry their HTTP status; one handler renders them. Services never raise
 HTTPException."""
 
+import logging
 import math
 from typing import Any
 
@@ -8,6 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -59,7 +64,31 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# The database went away (stopped, restarting, unreachable, out of connections): the request
+# changed nothing (its transaction never committed) and may be sent again shortly.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
 def install_error_handler(app: FastAPI) -> None:
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(DisconnectionError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        log.warning(
+            "alerts.database_unavailable path=%s error=%s",
+            request.url.path,
+            str(error).splitlines()[0][:300],
+        )
+        return JSONResponse(
+            {
+                "detail": "the database is unavailable; nothing was changed, try again shortly",
+                "code": "database_unavailable",
+            },
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _render_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler, except that an echoed non-finite input cannot make it fail.

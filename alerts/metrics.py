@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from alerts.notices.repository import notice_status_counts
 from geo.tallies import last_tallied_at
 from kit.db import session_scope
+from kit.failures import failure_counts
 from kit.models import NoticeStatus
+from kit.outbox import kept_tasks
 from notifier import stats
 
 
@@ -23,6 +25,8 @@ class DispatchCollector(Collector):
             notice_counts = notice_status_counts(session)
             snapshot = stats.dispatch_snapshot(session, now=now)
             tallied_at = last_tallied_at(session)
+            kept = kept_tasks(session)
+            failures = failure_counts(session)
 
         notices = GaugeMetricFamily("hexcast_notices", "Notices by status", labels=["status"])
         for status in NoticeStatus:
@@ -58,6 +62,21 @@ class DispatchCollector(Collector):
         chunks.add_metric(["queued"], snapshot.chunks_queued)
         chunks.add_metric(["overdue"], snapshot.chunks_overdue)
         yield chunks
+
+        yield GaugeMetricFamily(
+            "hexcast_outbox_tasks",
+            "Task sends kept while the broker was down, waiting for the relay to send them",
+            value=kept,
+        )
+
+        failed = CounterMetricFamily(
+            "hexcast_task_failures",
+            "Celery task runs that raised, by task (the worker's log has each traceback)",
+            labels=["task"],
+        )
+        for task, count in sorted(failures.items()):
+            failed.add_metric([task], count)
+        yield failed
 
         if tallied_at is not None:
             yield GaugeMetricFamily(

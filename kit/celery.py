@@ -41,6 +41,8 @@ celery_app = Celery(
         "alerts.notices.tasks",
         "alerts.expansion.tasks",
         "alerts.webhooks.tasks",
+        "kit.outbox",
+        "kit.failures",
     ],
 )
 celery_app.conf.update(
@@ -77,6 +79,11 @@ celery_app.conf.update(
             "task": "geo.tally_devices",
             "schedule": settings.tally_interval_seconds,
             "options": {"expires": settings.tally_interval_seconds},
+        },
+        "relay-outbox": {
+            "task": "kit.relay_outbox",
+            "schedule": settings.outbox_relay_seconds,
+            "options": {"expires": settings.outbox_relay_seconds},
         },
         "purge-idempotency-keys": {"task": "alerts.purge_idempotency_keys", "schedule": 3600.0},
         "reconcile-dispatch": {

@@ -1,6 +1,7 @@
 """One settings class for every process (API, worker, beat, scripts), from HEXCAST_* vars."""
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,14 @@ class Settings(BaseSettings):
     cap_sender: str = Field(
         "alerts@hexcast.example",
         description="CAP <sender> of the alerts hexcast writes: an address the deployment owns.",
+    )
+    cap_signing_key_file: str | None = Field(
+        None,
+        description="PEM private key (RSA or EC) hexcast signs its CAP alerts with; unset outside "
+        "production: a key made at start-up, which lives as long as the process.",
+    )
+    cap_signing_cert_file: str | None = Field(
+        None, description="PEM certificate of the signing key, published for receivers."
     )
     fcm_max_concurrency: int = Field(
         100, ge=1, le=1000, description="Requests in flight to FCM per worker process."
@@ -108,6 +117,15 @@ class Settings(BaseSettings):
     reconcile_limit: int = Field(
         10_000, ge=1, description="Deliveries the reconciler queues again per run, at most."
     )
+    outbox_relay_seconds: float = Field(
+        5.0, gt=0, description="How often beat sends the tasks kept while the broker was down."
+    )
+    task_failures_allowed: int = Field(
+        3,
+        ge=1,
+        description="A broadcast that raised this many times for one notice is not queued "
+        "again by the reconciler (it shows in /metrics and the worker's log).",
+    )
     retry_base_seconds: float = Field(
         5.0, gt=0, description="Longest delay before the first retry of an FCM error; doubles."
     )
@@ -130,6 +148,12 @@ class Settings(BaseSettings):
     webhook_retry_cap_seconds: float = Field(
         1800.0, gt=0, description="Longest retry delay, Retry-After included."
     )
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="Networks webhooks may be sent to besides public addresses, as a JSON list "
+        "of CIDRs ('[\"10.20.0.0/16\"]'); loopback, private and link-local ones are refused "
+        "otherwise.",
+    )
     webhook_requeue_seconds: float = Field(
         30.0, gt=0, description="How often beat re-queues due webhook events."
     )
@@ -138,6 +162,18 @@ class Settings(BaseSettings):
     def _no_default_secrets_in_production(self) -> "Settings":
         if self.environment == "production" and self.operator_token == "dev-operator-token":
             raise ValueError("HEXCAST_OPERATOR_TOKEN must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _signing_key_with_its_certificate(self) -> "Settings":
+        """Receivers verify with the certificate: a key without one (or one without its key)
+        is a mistake, and a production deployment must sign with a key that outlives it."""
+        if (self.cap_signing_key_file is None) != (self.cap_signing_cert_file is None):
+            raise ValueError(
+                "set HEXCAST_CAP_SIGNING_KEY_FILE and HEXCAST_CAP_SIGNING_CERT_FILE together"
+            )
+        if self.environment == "production" and self.cap_signing_key_file is None:
+            raise ValueError("HEXCAST_CAP_SIGNING_KEY_FILE must be set in production")
         return self
 
     @model_validator(mode="after")

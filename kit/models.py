@@ -130,6 +130,8 @@ class Agency(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = _now_column()
+    # PEM certificate registered by an admin: with one, the agency's CAP must be signed by it.
+    cap_certificate: Mapped[str | None] = mapped_column(Text)
 
 
 class AgencyKey(Base):
@@ -514,3 +516,28 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
+
+
+class OutboxTask(Base):
+    """A Celery task whose send failed after its transaction committed (the broker was down):
+    kept here until the relay (`kit.relay_outbox`, on beat) sends it."""
+
+    __tablename__ = "task_outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(100))
+    args: Mapped[list[Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now_column()
+
+
+class TaskFailure(Base):
+    """How often a task raised for one subject (its first argument: a notice's id, say), for
+    /metrics and so that work that keeps failing on the same data is not queued forever."""
+
+    __tablename__ = "task_failures"
+
+    task: Mapped[str] = mapped_column(String(100), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(String(500))
+    last_failed_at: Mapped[datetime] = _now_column()

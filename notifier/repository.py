@@ -14,9 +14,11 @@ from datetime import datetime
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    String,
     Uuid,
     and_,
     any_,
+    cast,
     exists,
     func,
     literal,
@@ -39,10 +41,13 @@ from kit.models import (
     DispatchChunk,
     Notice,
     NoticeStatus,
+    TaskFailure,
 )
 from notifier.channel import PushOutcome
 
 NOTICE_ENDED = "NOTICE_ENDED"
+
+BROADCAST_TASK = "notifier.broadcast"
 
 # Settling a batch is one statement over its outcomes as one JSON parameter, not an UPDATE a
 # row (a tenth of the CPU), nor arrays (psycopg dumps those element by element in Python).
@@ -378,11 +383,12 @@ def close_ended(session: Session, *, now: datetime) -> tuple[int, int]:
 
 
 def rounds_without_chunks(
-    session: Session, *, approved_before: datetime
+    session: Session, *, approved_before: datetime, failures_allowed: int
 ) -> list[tuple[uuid.UUID, int]]:
     """(notice, round) of active notices approved before `approved_before` whose latest
     broadcast round never wrote a chunk: its task was lost (the broker was down at approval
-    or at an expansion or update, or lost the message)."""
+    or at an expansion or update, or lost the message). Not a notice whose broadcast raised
+    `failures_allowed` times already: its data breaks it, and trying again will not help."""
     rows = session.execute(
         select(Notice.id, Notice.broadcast_round).where(
             Notice.status == NoticeStatus.ACTIVE,
@@ -390,6 +396,11 @@ def rounds_without_chunks(
             ~exists().where(
                 DispatchChunk.notice_id == Notice.id,
                 DispatchChunk.round == Notice.broadcast_round,
+            ),
+            ~exists().where(
+                TaskFailure.task == BROADCAST_TASK,
+                TaskFailure.subject == cast(Notice.id, String),
+                TaskFailure.failures >= failures_allowed,
             ),
         )
     )

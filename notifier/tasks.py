@@ -377,7 +377,11 @@ def reconcile() -> None:
     lease_until = now + _lease()
     with session_scope() as session:
         dropped, closed = repository.close_ended(session, now=now)
-        lost = repository.rounds_without_chunks(session, approved_before=now - _lease())
+        lost = repository.rounds_without_chunks(
+            session,
+            approved_before=now - _lease(),
+            failures_allowed=settings.task_failures_allowed,
+        )
         chunk_ids = repository.requeue_stale_chunks(session, now=now, lease_until=lease_until)
         due = repository.lease_due_deliveries(
             session, now=now, lease_until=lease_until, limit=settings.reconcile_limit

@@ -43,8 +43,49 @@ CREDENTIALS = RUN_DIR / "fcm-credentials.json"
 # The session's own Redis: the fault tests stop and restart it, which a shared one forbids.
 REDIS_PORT = _free_port()
 
+
+def _cap_signing_files() -> tuple[Path, Path]:
+    """hexcast's CAP signing key (RSA, as most deployments will have) and a self-signed
+    certificate for it, as the settings expect them: files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    key_file, cert_file = RUN_DIR / "cap-signing-key.pem", RUN_DIR / "cap-signing-cert.pem"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hexcast test CAP signing")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_file, cert_file
+
+
+CAP_SIGNING_KEY, CAP_SIGNING_CERT = _cap_signing_files()
+
 os.environ.update(
     HEXCAST_ENVIRONMENT="test",
+    HEXCAST_CAP_SIGNING_KEY_FILE=str(CAP_SIGNING_KEY),
+    HEXCAST_CAP_SIGNING_CERT_FILE=str(CAP_SIGNING_CERT),
     HEXCAST_DATABASE_URL=f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{TEST_DB}",
     HEXCAST_BROKER_URL=f"redis://127.0.0.1:{REDIS_PORT}/0",
     HEXCAST_OPERATOR_TOKEN=OPERATOR_TOKEN,
@@ -57,6 +98,8 @@ os.environ.update(
     HEXCAST_WEBHOOK_TIMEOUT_SECONDS="5",
     # Beat runs beside the worker for the reconciler; tests trigger webhook requeues themselves.
     HEXCAST_WEBHOOK_REQUEUE_SECONDS="3600",
+    # Webhook receivers run on this machine, whose addresses production refuses.
+    HEXCAST_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8", "::1/128"]',
     # Recovery within seconds, not minutes: the reconciler runs twice a second, and a lease
     # still outlasts any batch the tests send.
     HEXCAST_RECONCILE_INTERVAL_SECONDS="0.5",
@@ -64,6 +107,8 @@ os.environ.update(
     # A device tally every second, so that a test sees a moved device leave a large area's
     # preview within seconds.
     HEXCAST_TALLY_INTERVAL_SECONDS="1",
+    # Task sends kept while Redis was down go out within a second of its return.
+    HEXCAST_OUTBOX_RELAY_SECONDS="0.5",
     HEXCAST_RETRY_BASE_SECONDS="0.5",
     HEXCAST_RETRY_CAP_SECONDS="5",
 )

@@ -21,6 +21,7 @@ from sqlalchemy import update
 
 from alerts.api import create_app
 from alerts.cap.endpoints import EXAMPLE as CAP_EXAMPLE
+from alerts.cap.signatures import development_identity
 from kit.db import session_scope
 from kit.models import Notice, NoticeStatus
 from tests.helpers import create_operator, log_in, notice_body, register_device
@@ -29,7 +30,8 @@ from tests.test_api_input import writes_nothing
 LOCATION = {"lat": 51.5, "lon": -0.12, "accuracy_m": 10, "at": "2026-01-01T00:00:00Z"}
 REACH = {"lat": 51.5, "lon": -0.12, "radii_km": [1]}
 SIGHTING = {"seen_at": "2026-01-01T00:00:00Z", "lat": 51.5, "lon": -0.12, "text": "Red coat"}
-WEBHOOK = {"url": "https://agency.example/hexcast/events"}
+WEBHOOK = {"url": "http://127.0.0.1:9/hexcast/events"}
+CERTIFICATE = development_identity("Agency A").cert_pem.decode()
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ ADMIN_ROUTES = [
     Call("POST", "/v1/operator/agencies/{agency}/keys/{key}/revoke"),
     Call("GET", "/v1/operator/audit"),
     Call("PUT", "/v1/operator/agencies/{agency}/webhook", WEBHOOK),
+    Call("PUT", "/v1/operator/agencies/{agency}/cap-certificate", {"certificate": CERTIFICATE}),
+    Call("DELETE", "/v1/operator/agencies/{agency}/cap-certificate", ok=204),
 ]
 PUBLIC_ROUTES = {
     ("POST", "/v1/devices"),
@@ -126,6 +130,7 @@ PUBLIC_ROUTES = {
     ("GET", "/metrics"),
     ("GET", "/v1/feed/active.atom"),
     ("GET", "/v1/feed/notices/{notice_id}/cap"),
+    ("GET", "/v1/cap/signing-certificate"),
 }
 
 

@@ -178,6 +178,57 @@ def test_a_broadcast_lost_while_redis_was_down_at_approval_is_sent(
     assert Counter(m["message"]["token"] for m in sandbox.messages()) == Counter(tokens)
 
 
+def _outbox_tasks(api: httpx.Client) -> float:
+    """hexcast_outbox_tasks from /metrics: task sends waiting for Redis."""
+    [line] = [
+        line
+        for line in api.get("/metrics").text.splitlines()
+        if line.startswith("hexcast_outbox_tasks ")
+    ]
+    return float(line.split()[1])
+
+
+def test_what_was_done_while_redis_was_down_goes_out_when_it_returns(
+    api: httpx.Client,
+    own_workers: StartWorker,
+    broker: Service,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    """With Redis stopped, submission, approval and a found report answer as usual; the
+    tasks they could not queue wait in the outbox and go out once Redis is back: the
+    broadcast reaches every device, and so does the found message, which no sweep would
+    send again."""
+    tokens = place_devices(30, *CENTRE, within_m=1_000)
+    own_workers("worker", **FAULT_SETTINGS)
+
+    broker.stop()
+    notice_id = _approve(api, agency_headers, operator_headers)
+    assert _outbox_tasks(api) >= 1
+    broker.start()
+    stats = wait_for_dispatch(api, operator_headers, notice_id, timeout=60)
+    _assert_each_device_sent_once(notice_id, stats, tokens)
+
+    broker.stop()
+    found = api.post(
+        f"/v1/notices/{notice_id}/found", json={"reason": "Home"}, headers=agency_headers
+    )
+    assert found.status_code == 200, found.text
+    assert _outbox_tasks(api) >= 1
+    broker.start()
+
+    def found_messages() -> Counter[str]:
+        return Counter(
+            m["message"]["token"]
+            for m in sandbox.messages()
+            if m["message"]["data"]["type"] == "missing_person_found"
+        )
+
+    wait_until(lambda: found_messages() == Counter(tokens), timeout=60, what="every found message")
+    wait_until(lambda: _outbox_tasks(api) == 0, timeout=10, what="an empty outbox")
+
+
 def test_a_429_with_retry_after_is_retried_no_sooner_and_everything_is_delivered(
     api: httpx.Client,
     own_workers: StartWorker,

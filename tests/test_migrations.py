@@ -48,6 +48,8 @@ HEXCAST_TABLES = {
     "audit_events",
     "device_tallies",
     "device_tally_state",
+    "task_outbox",
+    "task_failures",
 }
 
 

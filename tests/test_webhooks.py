@@ -351,23 +351,23 @@ def test_the_secret_is_shown_once_and_rotates_with_each_setting(
 ) -> None:
     assert api.get("/v1/webhook", headers=agency_headers).status_code == 404
 
-    first = api.put("/v1/webhook", json={"url": "https://a.example/h"}, headers=agency_headers)
+    first = api.put("/v1/webhook", json={"url": "http://127.0.0.1:9/a"}, headers=agency_headers)
 
     assert first.status_code == 200, first.text
-    assert first.json()["url"] == "https://a.example/h"
+    assert first.json()["url"] == "http://127.0.0.1:9/a"
     assert first.json()["secret"].startswith("whsec_")
     read = api.get("/v1/webhook", headers=agency_headers)
     assert read.status_code == 200
-    assert read.json() == {"url": "https://a.example/h", "created_at": read.json()["created_at"]}
-    second = api.put("/v1/webhook", json={"url": "https://b.example/h"}, headers=agency_headers)
+    assert read.json() == {"url": "http://127.0.0.1:9/a", "created_at": read.json()["created_at"]}
+    second = api.put("/v1/webhook", json={"url": "http://127.0.0.1:9/b"}, headers=agency_headers)
     assert second.json()["secret"] != first.json()["secret"]
-    assert api.get("/v1/webhook", headers=agency_headers).json()["url"] == "https://b.example/h"
+    assert api.get("/v1/webhook", headers=agency_headers).json()["url"] == "http://127.0.0.1:9/b"
 
 
 def test_after_removal_no_events_are_recorded(
     api: httpx.Client, agency_headers: dict[str, str], operator_headers: dict[str, str]
 ) -> None:
-    _set_webhook(api, agency_headers, "https://agency.example/h")
+    _set_webhook(api, agency_headers, "http://127.0.0.1:9/h")
     assert api.delete("/v1/webhook", headers=agency_headers).status_code == 204
     assert api.get("/v1/webhook", headers=agency_headers).status_code == 404
     assert api.delete("/v1/webhook", headers=agency_headers).status_code == 204
@@ -386,7 +386,7 @@ def test_an_operator_sets_an_agencys_webhook(
 
     response = api.put(
         f"/v1/operator/agencies/{created['id']}/webhook",
-        json={"url": "https://coastguard.example/hexcast"},
+        json={"url": "http://127.0.0.1:9/coastguard"},
         headers=operator_headers,
     )
 
@@ -394,12 +394,12 @@ def test_an_operator_sets_an_agencys_webhook(
     assert response.json()["secret"].startswith("whsec_")
     coastguard = {"X-API-Key": created["api_key"]}
     assert api.get("/v1/webhook", headers=coastguard).json()["url"] == (
-        "https://coastguard.example/hexcast"
+        "http://127.0.0.1:9/coastguard"
     )
     assert api.get("/v1/webhook", headers=agency_headers).status_code == 404
     unknown = api.put(
         f"/v1/operator/agencies/{uuid.uuid4()}/webhook",
-        json={"url": "https://x.example/h"},
+        json={"url": "http://127.0.0.1:9/x"},
         headers=operator_headers,
     )
     assert unknown.status_code == 404
@@ -410,8 +410,8 @@ def test_an_agency_sees_only_its_own_events(
     api: httpx.Client, agency_headers: dict[str, str], operator_headers: dict[str, str]
 ) -> None:
     other = create_agency(api, operator_headers, "Other Police")
-    _set_webhook(api, agency_headers, "https://agency.example/h")
-    _set_webhook(api, other, "https://other.example/h")
+    _set_webhook(api, agency_headers, "http://127.0.0.1:9/h")
+    _set_webhook(api, other, "http://127.0.0.1:9/other")
 
     _act(api, operator_headers, _submit(api, agency_headers), "reject")
 
@@ -423,7 +423,7 @@ def test_only_agencies_manage_their_webhook(
     api: httpx.Client, agency_headers: dict[str, str], operator_headers: dict[str, str]
 ) -> None:
     device = register_device(api, "nosy-device")
-    body = {"url": "https://x.example/h"}
+    body = {"url": "http://127.0.0.1:9/x"}
     assert api.put("/v1/webhook", json=body, headers=device).status_code == 403
     assert api.get("/v1/webhook/events", headers=device).status_code == 403
     assert api.put("/v1/webhook", json=body).status_code == 401
@@ -440,7 +440,7 @@ def test_only_agencies_manage_their_webhook(
         ({"url": "ftp://agency.example/h"}, "url_scheme"),
         ({"url": "https://agency.example/" + "x" * 2048}, "url_too_long"),
         ({"url": "https://agency.example/" + "é" * 400}, "url_too_long"),
-        ({"url": "https://agency.example/h", "secret": "mine"}, "extra_forbidden"),
+        ({"url": "http://127.0.0.1:9/h", "secret": "mine"}, "extra_forbidden"),
         ({}, "missing"),
     ],
     ids=["not a URL", "not http", "too long", "too long once encoded", "own secret", "no URL"],

@@ -2,7 +2,7 @@
 `<content type="application/cap+xml">`, and links to the same document, so a CAP reader
 needs one request for every current alert."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,8 +42,14 @@ def _updated(notice: Notice) -> datetime:
 
 
 def feed_document(
-    entries: Sequence[FeedEntry], *, feed_url: str, sender: str, now: datetime
+    entries: Sequence[FeedEntry],
+    *,
+    feed_url: str,
+    sender: str,
+    now: datetime,
+    seal: Callable[[Any], Any] | None = None,
 ) -> bytes:
+    """The feed; `seal` (signing, in the service) is applied to each entry's CAP alert."""
     feed = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})
     _sub(feed, "id", feed_url)
     _sub(feed, "title", TITLE)
@@ -63,5 +69,7 @@ def feed_document(
         _sub(item, "link", rel="alternate", type=messages.MEDIA_TYPE, href=entry.cap_url)
         _sub(item, "summary", notice.person_description)
         content = _sub(item, "content", type=messages.MEDIA_TYPE)
-        content.append(writing.alert_element(notice, agency_name=entry.agency_name, sender=sender))
-    return bytes(etree.tostring(feed, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+        alert = writing.alert_element(notice, agency_name=entry.agency_name, sender=sender)
+        content.append(seal(alert) if seal is not None else alert)
+    # Not re-indented: whitespace added inside a signed alert would break its signature.
+    return bytes(etree.tostring(feed, xml_declaration=True, encoding="UTF-8"))

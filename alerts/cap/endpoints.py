@@ -7,8 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from alerts.accounts.service import agency_actor
-from alerts.cap import atom, messages, service
-from alerts.deps import AgencyWriter, ReadableNotice, ReplicaSessionDep, SessionDep
+from alerts.cap import atom, messages, service, signatures
+from alerts.cap.schemas import CapCertificate, CapCertificateOut
+from alerts.deps import (
+    AdminOnly,
+    AgencyWriter,
+    OperatorActor,
+    ReadableNotice,
+    ReplicaSessionDep,
+    SessionDep,
+)
 from alerts.errors import DomainError
 from alerts.fields import ErrorOut, error_responses
 from alerts.notices.schemas import NoticeOut
@@ -48,7 +56,11 @@ _CAP_ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "Not well-formed XML, or XML with a DOCTYPE"),
         (413, "Larger than 1 MiB"),
         (415, "Not sent as application/cap+xml"),
-        (422, "Not valid CAP 1.2, or nothing hexcast can act on; the detail says why"),
+        (
+            422,
+            "Not valid CAP 1.2, nothing hexcast can act on, or (for an agency with a "
+            "certificate) not signed or not verified; the detail says why",
+        ),
     )
 }
 
@@ -138,3 +150,54 @@ def active_feed(request: Request, session: ReplicaSessionDep) -> Response:
         media_type=atom.MEDIA_TYPE,
         headers={"Cache-Control": f"public, max-age={FEED_CACHE_SECONDS}"},
     )
+
+
+PEM_MEDIA_TYPE = "application/x-pem-file"
+
+
+@router.put(
+    "/v1/operator/agencies/{agency_id}/cap-certificate",
+    response_model=CapCertificateOut,
+    responses={
+        **error_responses(401, 403, 404),
+        422: {"model": ErrorOut, "description": "Not a PEM certificate with an RSA or EC key"},
+    },
+    dependencies=[AdminOnly],
+    summary="Register the certificate an agency's CAP messages must be signed with (admins)",
+)
+def set_cap_certificate(
+    agency_id: uuid.UUID, data: CapCertificate, session: SessionDep, actor: OperatorActor
+) -> CapCertificateOut:
+    """From then on every CAP message of the agency must carry an enveloped XML-DSig
+    signature (RSA or ECDSA with SHA-2) that verifies with this certificate's key; the
+    certificate is trusted as registered (pinned), not through a chain."""
+    service.set_certificate(session, agency_id=agency_id, pem=data.certificate, actor=actor)
+    return CapCertificateOut.from_certificate(
+        agency_id, signatures.read_certificate(data.certificate)
+    )
+
+
+@router.delete(
+    "/v1/operator/agencies/{agency_id}/cap-certificate",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404),
+    dependencies=[AdminOnly],
+    summary="Remove an agency's CAP certificate: its messages need no signature (admins)",
+)
+def remove_cap_certificate(
+    agency_id: uuid.UUID, session: SessionDep, actor: OperatorActor
+) -> Response:
+    service.set_certificate(session, agency_id=agency_id, pem=None, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/v1/cap/signing-certificate",
+    response_class=Response,
+    responses=_xml(PEM_MEDIA_TYPE, "hexcast's CAP signing certificate (PEM)"),
+    summary="The certificate that verifies the CAP alerts hexcast publishes (public)",
+)
+def signing_certificate() -> Response:
+    """Every CAP alert hexcast serves, alone or inside the Atom feed, carries an enveloped
+    XML-DSig signature made with this certificate's key."""
+    return Response(signatures.signing_identity().cert_pem, media_type=PEM_MEDIA_TYPE)

@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.accounts import repository as account_repository
+from alerts.audit import service as audit_service
 from alerts.audit.service import Actor
-from alerts.cap import atom, messages, reading, repository, writing
+from alerts.cap import atom, messages, reading, repository, signatures, writing
 from alerts.errors import Conflict, NotFound
 from alerts.fields import MAX_REASON_CHARS
 from alerts.notices.lifecycle import PUBLIC
@@ -34,7 +35,10 @@ def import_cap_alert(
 ) -> tuple[Notice, bool]:
     """Act on a CAP 1.2 message: an Alert submits a notice, an Update changes the notice its
     `references` name, a Cancel cancels it. Returns the notice and whether it is new.
-    References are the agency's own earlier messages; a message is taken once."""
+    References are the agency's own earlier messages; a message is taken once. An agency with
+    a registered certificate must have signed the message with it."""
+    if agency.cap_certificate is not None:
+        document = signatures.verified_document(document, certificate_pem=agency.cap_certificate)
     alert = reading.parse_alert(document)
     reading.check_message(alert)
     earlier = repository.cap_message_notice(
@@ -114,10 +118,13 @@ def _referenced_notice(session: Session, *, agency: Agency, alert: messages.CapA
 
 
 def notice_as_cap(session: Session, *, notice: Notice) -> bytes:
-    return writing.alert_document(
-        notice,
-        agency_name=account_repository.agency_name(session, notice.agency_id),
-        sender=get_settings().cap_sender,
+    """The notice as a CAP alert signed with hexcast's key."""
+    return signatures.signed_document(
+        writing.alert_element(
+            notice,
+            agency_name=account_repository.agency_name(session, notice.agency_id),
+            sender=get_settings().cap_sender,
+        )
     )
 
 
@@ -136,5 +143,29 @@ def active_feed(session: Session, *, feed_url: str, cap_url: Callable[[uuid.UUID
         for notice, name in repository.active_notices(session, limit=MAX_FEED_ENTRIES)
     ]
     return atom.feed_document(
-        entries, feed_url=feed_url, sender=get_settings().cap_sender, now=datetime.now(UTC)
+        entries,
+        feed_url=feed_url,
+        sender=get_settings().cap_sender,
+        now=datetime.now(UTC),
+        seal=signatures.signed,
     )
+
+
+def set_certificate(
+    session: Session, *, agency_id: uuid.UUID, pem: str | None, actor: Actor
+) -> Agency:
+    """Register (or, with None, remove) the certificate the agency's CAP must be signed with."""
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound("agency not found")
+    fingerprint = None if pem is None else signatures.fingerprint(signatures.read_certificate(pem))
+    agency.cap_certificate = pem
+    audit_service.record(
+        session,
+        actor,
+        "agency.cap_certificate.set" if pem else "agency.cap_certificate.removed",
+        agency_id=agency.id,
+        fingerprint_sha256=fingerprint,
+    )
+    log.info("alerts.cap.certificate agency=%s set=%s", agency.id, pem is not None)
+    return agency

@@ -33,7 +33,6 @@ from alerts.notices.schemas import (
     OutcomeStats,
 )
 from alerts.webhooks.service import record_status_event
-from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit, retry_conflicts, retrying_conflicts
 from kit.models import (
@@ -43,6 +42,7 @@ from kit.models import (
     Notice,
     NoticeStatus,
 )
+from kit.outbox import send_or_keep
 from notifier import stats
 
 log = logging.getLogger(__name__)
@@ -148,16 +148,15 @@ def locked_notice(session: Session, notice_id: uuid.UUID, actor: Actor) -> Notic
 
 
 def queue(task: str, *args: str | int) -> None:
-    try:
-        celery_app.send_task(task, args=list(args))
-    except Exception:
-        log.exception("alerts.task.enqueue_failed task=%s args=%s", task, args)
+    """Queue `task`, or keep it for the outbox relay while the broker is down."""
+    send_or_keep(task, args)
 
 
 def broadcast_after_commit(session: Session, notice: Notice, *, next_round: bool) -> None:
     """Queue the notice's broadcast once this transaction commits; a widened area or an update
     is a new round, which reaches only devices the notice has not reached yet. If the queue is
-    down, the reconciler finds the round without chunks and queues it."""
+    down, the outbox relay sends it when it is back (and the reconciler would find the round
+    without chunks)."""
     if next_round:
         notice.broadcast_round += 1
     after_commit(session, partial(queue, BROADCAST_TASK, str(notice.id), notice.broadcast_round))

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from alerts.accounts.credentials import new_secret
-from alerts.errors import NotFound
+from alerts.errors import DomainError, NotFound
 from alerts.notices.schemas import NoticeOut
-from alerts.webhooks import repository
+from alerts.webhooks import destinations, repository
 from alerts.webhooks.schemas import WebhookConfig
 from alerts.webhooks.signing import event_body, status_event
 from kit.celery import celery_app
@@ -28,13 +28,23 @@ log = logging.getLogger(__name__)
 WEBHOOK_TASK = "alerts.deliver_webhook"
 
 
+class WebhookUrlRefused(DomainError):
+    status_code = 422
+    code = "webhook_url_refused"
+
+
 def set_webhook(
     session: Session, *, agency_id: uuid.UUID, data: WebhookConfig
 ) -> tuple[AgencyWebhook, str]:
     """Point the agency's events at `data.url` with a new signing secret, which is returned
-    here only. The previous secret stops signing at once."""
+    here only. The previous secret stops signing at once. A URL whose host resolves to an
+    address that is not public is refused (see `destinations`)."""
     if session.get(Agency, agency_id) is None:
         raise NotFound("agency not found")
+    try:
+        destinations.checked_address(data.url.host or "", data.url.port or 443)
+    except destinations.DestinationRefused as refused:
+        raise WebhookUrlRefused(f"url: {refused}") from None
     secret, _ = new_secret("whsec")
     webhook = repository.upsert_webhook(
         session, agency_id=agency_id, url=str(data.url), secret=secret

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import httpx
 
-from alerts.webhooks import repository, signing
+from alerts.webhooks import destinations, repository, signing
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import session_scope
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 _jitter = random.Random()
 
 REQUEUE_BATCH = 1000
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @lru_cache
@@ -43,7 +45,8 @@ class _Answer:
 
 
 def _post(webhook: AgencyWebhook, event_id: uuid.UUID, event_type: str, body: bytes) -> _Answer:
-    """One signed POST. The response body is never read: only its status matters."""
+    """One signed POST to the address the URL's host resolves to, if that is one webhooks may
+    go to (see `destinations`). The response body is never read: only its status matters."""
     headers = {
         "Content-Type": "application/json",
         signing.EVENT_HEADER: event_type,
@@ -52,8 +55,22 @@ def _post(webhook: AgencyWebhook, event_id: uuid.UUID, event_type: str, body: by
             webhook.secret, body, timestamp=int(time.time())
         ),
     }
+    url = httpx.URL(webhook.url)
     try:
-        with _http_client().stream("POST", webhook.url, content=body, headers=headers) as answer:
+        address = destinations.checked_address(url.host, url.port or _DEFAULT_PORTS[url.scheme])
+    except destinations.DestinationRefused as refused:
+        return _Answer(None, error=f"refused: {refused}"[:500])
+    # Connect to the address just checked; the name still goes in Host and in TLS (SNI and
+    # the certificate's check).
+    headers["Host"] = url.netloc.decode("ascii")
+    try:
+        with _http_client().stream(
+            "POST",
+            url.copy_with(host=str(address)),
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": url.host},
+        ) as answer:
             retry_after = retry_after_seconds(
                 answer.headers.get("Retry-After"), now=datetime.now(UTC)
             )
