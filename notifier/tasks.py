@@ -188,6 +188,7 @@ def send_chunk(chunk_id: int) -> int:
             ranges=decode_ranges(chunk.ranges),
             fresh_since=_fresh_since(notice, now),
             lease_until=lease_until,
+            daily_cap=get_settings().daily_alert_cap,
             test_devices_only=notice.cap_status.test_devices_only,
         )
         chunk.status = ChunkStatus.CLAIMED

@@ -256,6 +256,7 @@ class DeliveryStats(BaseModel):
                     "targeted": 1204,
                     "by_status": {"sent": 1190, "failed": 10, "pending": 4},
                     "failed_by_reason": {"UNREGISTERED": 10},
+                    "suppressed_by_reason": {},
                     "retrying": 3,
                     "complete": False,
                     "first_sent_after_s": 0.41,
@@ -269,6 +270,9 @@ class DeliveryStats(BaseModel):
     targeted: int = Field(description="Devices claimed for the notice so far")
     by_status: dict[DeliveryStatus, int]
     failed_by_reason: dict[str, int] = Field(description="Final errors, by FCM error code")
+    suppressed_by_reason: dict[str, int] = Field(
+        description="Devices not alerted by their user's choice: PAUSED, or DAILY_CAP reached"
+    )
     retrying: int = Field(description="Pending deliveries waiting to retry a retryable error")
     complete: bool = Field(
         description="Every part of the area was searched and no delivery is pending"
