@@ -32,6 +32,7 @@ def create_app() -> FastAPI:
         notices.agency_router,
         accounts.agency_router,
         notices.operator_router,
+        notices.public_router,
         expansion.router,
         reach.router,
         accounts.router,

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from notifier.channel import Push
 
 DEEP_LINK = "hexcast://notices/{notice_id}"
+# The public view the app opens from the pop-up, under the deployment's public URL.
+VIEW_PATH = "/v1/feed/notices/{notice_id}"
 MAX_BODY_CHARS = 1000
 
 # Title and body per language; the first subtag of the device locale picks one, English otherwise.
@@ -83,6 +85,7 @@ class NoticeText:
     photo_url: str | None
     expires_at: datetime
     cap_status: str = "Actual"
+    public_url: str = ""
 
 
 def language_of(locale: str) -> str:
@@ -147,6 +150,7 @@ def build_push(
             "type": _DATA_TYPE[kind],
             "notice_id": text.notice_id,
             "link": DEEP_LINK.format(notice_id=text.notice_id),
+            "view": text.public_url + VIEW_PATH.format(notice_id=text.notice_id),
             "cap_status": text.cap_status,
         },
         collapse_key=text.notice_id,

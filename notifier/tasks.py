@@ -117,6 +117,7 @@ def _text(notice: Notice) -> NoticeText:
         photo_url=notice.photo_url,
         expires_at=notice.expires_at,
         cap_status=notice.cap_status,
+        public_url=get_settings().public_url,
     )
 
 

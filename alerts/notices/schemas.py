@@ -300,3 +300,76 @@ class OutcomeStats(BaseModel):
         "notices rejected or cancelled before approval never went out and do not count"
     )
     median_hours_to_found: float | None = Field(description="From approval to found")
+
+
+class PublicPerson(BaseModel):
+    name: str
+    age: int | None
+    sex: Sex
+    description: str
+    photo_url: str | None
+
+
+class PublicLastSeen(BaseModel):
+    lat: float = Field(description="Rounded to 3 decimals (about 100 m)")
+    lon: float = Field(description="Rounded to 3 decimals (about 100 m)")
+    at: datetime
+    place: str
+
+
+class PublicNotice(BaseModel):
+    """An approved notice as the app shows it to anyone."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+                    "status": "active",
+                    "cap_status": "Actual",
+                    "person": {
+                        "name": "Lily Chen",
+                        "age": 7,
+                        "sex": "female",
+                        "description": "Red coat, yellow backpack.",
+                        "photo_url": "https://agency.example/photos/lily.jpg",
+                    },
+                    "last_seen": {
+                        "lat": 51.501,
+                        "lon": -0.125,
+                        "at": "2026-11-23T08:00:00Z",
+                        "place": "Westminster Bridge",
+                    },
+                    "contact": "Police 101, case 4411",
+                    "language": "en-GB",
+                    "texts": {
+                        "en-GB": {
+                            "headline": "Missing person: Lily Chen",
+                            "description": "Red coat, yellow backpack.",
+                        }
+                    },
+                    "approved_at": "2026-11-23T08:25:00Z",
+                    "expires_at": "2026-11-26T08:25:00Z",
+                    "ended_at": None,
+                    "revision": 0,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    status: NoticeStatus = Field(
+        description="active; or found, cancelled or expired: the search is over"
+    )
+    cap_status: CapStatus = Field(description="Test and Exercise notices are drills")
+    person: PublicPerson | None = Field(description="Null once found: the identity is withheld")
+    last_seen: PublicLastSeen
+    contact: str = Field(description="Whom to call with information")
+    language: str = Field(description="The notice's own language")
+    texts: dict[str, dict[str, str]] = Field(
+        description="Wording by language (headline, description, instruction); empty once found"
+    )
+    approved_at: datetime | None
+    expires_at: datetime | None
+    ended_at: datetime | None
+    revision: int

@@ -28,6 +28,7 @@ TEXT = NoticeText(
     last_seen_at=datetime(2026, 11, 23, 8, 15, tzinfo=UTC),
     photo_url="https://agency.example/photos/lily.jpg",
     expires_at=NOW + timedelta(hours=72),
+    public_url="https://hexcast.example",
 )
 
 
@@ -148,6 +149,7 @@ def test_the_push_carries_the_notice_link_and_collapses_per_notice() -> None:
         "type": "missing_person",
         "notice_id": NOTICE_ID,
         "link": f"hexcast://notices/{NOTICE_ID}",
+        "view": f"https://hexcast.example/v1/feed/notices/{NOTICE_ID}",
         "cap_status": "Actual",
     }
     assert all(isinstance(v, str) for v in push.data.values()), "FCM data values are strings"
