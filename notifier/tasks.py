@@ -30,7 +30,7 @@ from notifier.channel import PushChannel, PushOutcome
 from notifier.dispatch import cut_ranges, decode_ranges, encode_ranges
 from notifier.fcm_http import fcm_channel
 from notifier.firebase import fcm_send_url, make_firebase_app
-from notifier.payload import NoticeText, PushKind, build_pushes
+from notifier.payload import NoticeText, PushKind, build_pushes, load_data, time_zone_at
 from notifier.ratelimit import SharedRateLimit
 from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
 
@@ -72,7 +72,8 @@ def get_channel() -> PushChannel:
 @worker_process_init.connect
 def _ready_for_the_first_alert(**_: object) -> None:
     """Each worker process opens what an alert needs as it starts: its FCM channel (curl
-    handles, access token) and a database connection with SQLAlchemy's mappers configured. The
+    handles, access token), the time zone and locale data pop-ups are written with, and a
+    database connection with SQLAlchemy's mappers configured. The
     first alert after a start then does not wait for them (0.5-1 s on a busy 2-core machine).
     If this fails (credentials missing, say), the first task tries again and fails visibly.
 
@@ -81,6 +82,7 @@ def _ready_for_the_first_alert(**_: object) -> None:
     traversing it were a third of a sending worker's CPU."""
     try:
         get_channel()
+        load_data()
         with session_scope() as session:
             session.execute(select(Notice.id).limit(1))
     except Exception:
@@ -118,6 +120,8 @@ def _text(notice: Notice) -> NoticeText:
         expires_at=notice.expires_at,
         cap_status=notice.cap_status,
         public_url=get_settings().public_url,
+        time_zone=time_zone_at(notice.last_seen_lat, notice.last_seen_lon),
+        texts=notice.texts or {},
     )
 
 
