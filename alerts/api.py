@@ -4,6 +4,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerts.accounts import endpoints as accounts
+from alerts.app import endpoints as client_app
 from alerts.audit import endpoints as audit
 from alerts.cap import endpoints as cap
 from alerts.devices import endpoints as devices
@@ -42,6 +43,7 @@ def create_app() -> FastAPI:
         devices.sighting_router,
         webhooks.router,
         cap.router,
+        client_app.router,
     ):
         app.include_router(router)
 
