@@ -40,6 +40,8 @@ missing_packages() {
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   # The browser tests' Chromium (driven by Playwright's Python package), with a font to draw.
   command -v chromium >/dev/null || pkgs+=(chromium fonts-liberation)
+  # bench.public_view's load generator.
+  command -v wrk >/dev/null || pkgs+=(wrk)
   echo "${pkgs[@]:-}"
 }
 

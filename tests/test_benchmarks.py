@@ -79,3 +79,21 @@ def test_dispatch_bench_pushes_once_to_every_device(tmp_path: Path, broker: Serv
     assert summary["first_push_s"] <= summary["last_push_s"]
     (table,) = tmp_path.glob("dispatch-1000-*.md")
     assert "send_each" in table.read_text()
+
+
+def test_public_view_bench_gets_the_view_without_an_error(tmp_path: Path) -> None:
+    rows = _bench(
+        "public_view",
+        tmp_path,
+        "--seconds",
+        "2",
+        "--connections",
+        "4",
+        "--database",
+        f"hexcast_bench_public_view_{TEST_DB}",
+    )
+    assert set(rows) == {"baseline: GET /healthz", "GET /v1/feed/notices/{id}"}
+    for stats in rows.values():
+        assert stats["requests"] > 0
+        assert stats["not_200"] == 0 and stats["socket_errors"] == 0
+    assert list(tmp_path.glob("public_view-*.md")), "the table was written"
