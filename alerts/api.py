@@ -4,6 +4,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerts.accounts import endpoints as accounts
+from alerts.app import endpoints as client_app
 from alerts.audit import endpoints as audit
 from alerts.cap import endpoints as cap
 from alerts.console import endpoints as console
@@ -34,6 +35,7 @@ def create_app() -> FastAPI:
         notices.agency_router,
         accounts.agency_router,
         notices.operator_router,
+        notices.public_router,
         expansion.router,
         reach.router,
         accounts.router,
@@ -43,6 +45,7 @@ def create_app() -> FastAPI:
         devices.sighting_router,
         webhooks.router,
         cap.router,
+        client_app.router,
     ):
         app.include_router(router)
     console.install(app)

@@ -39,6 +39,7 @@ celery_app = Celery(
         "notifier.tasks",
         "geo.tasks",
         "alerts.notices.tasks",
+        "alerts.devices.tasks",
         "alerts.expansion.tasks",
         "alerts.webhooks.tasks",
         "kit.outbox",
@@ -86,6 +87,11 @@ celery_app.conf.update(
             "options": {"expires": settings.outbox_relay_seconds},
         },
         "purge-idempotency-keys": {"task": "alerts.purge_idempotency_keys", "schedule": 3600.0},
+        "erase-stale-locations": {
+            "task": "alerts.erase_stale_locations",
+            "schedule": settings.location_purge_interval_seconds,
+            "options": {"expires": settings.location_purge_interval_seconds},
+        },
         "reconcile-dispatch": {
             "task": "notifier.reconcile",
             "schedule": settings.reconcile_interval_seconds,

@@ -83,6 +83,22 @@ class Settings(BaseSettings):
     location_batch_max: int = Field(
         1000, ge=1, description="Location reports stored by one statement, at most."
     )
+    daily_alert_cap: int = Field(
+        3,
+        ge=1,
+        description="Alert pop-ups one device gets in any 24 hours; more are suppressed (and "
+        "counted). Updates and the found message of a notice it got do not count.",
+    )
+    location_purge_interval_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often beat erases last known locations older than the longest "
+        "location window a notice may use.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where app users reach this API: pushes link to the app's view of a notice.",
+    )
     location_freshness_hours: float = Field(72.0, description="Default location window")
     tally_interval_seconds: float = Field(
         60.0, gt=0, description="How often Celery beat counts devices into the device tally."

@@ -116,6 +116,9 @@ class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # Not sent, by the device's own choice: alerts paused, or its daily cap reached. The
+    # error code says which; counted in the stats like any other outcome.
+    SUPPRESSED = "suppressed"
 
 
 class ChunkStatus(enum.StrEnum):
@@ -312,6 +315,10 @@ class Device(Base):
     credential_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     test_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The app user paused alerts: broadcasts still reach the device, as a suppressed delivery.
+    alerts_paused: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     location = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=True)
     h3_cell: Mapped[int | None] = mapped_column(BigInteger)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
@@ -363,11 +370,16 @@ class Delivery(Base):
         # Pending rows are few (in flight or waiting for a retry): the reconciler, completion
         # checks and metrics read them through this index, never the whole table.
         Index("ix_deliveries_pending", "notice_id", postgresql_where=text("status = 'pending'")),
+        # The daily cap counts a device's alerts of the last 24 hours through it.
+        Index("ix_deliveries_device_claimed", "device_id", "claimed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id"))
-    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"))
+    # NULL once the device was erased: the delivery stays, anonymous, in the notice's counts.
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL")
+    )
     status: Mapped[DeliveryStatus] = mapped_column(
         _enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING
     )
@@ -442,7 +454,10 @@ class Sighting(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id"))
-    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"))
+    # NULL once the reporting device was erased: the agency keeps what was reported.
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL")
+    )
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)

@@ -4,8 +4,9 @@ approve it: built by the same code (notifier.payload) that builds every real pus
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from kit.config import get_settings
 from kit.models import Notice
-from notifier.payload import LANGUAGES, NoticeText, build_push
+from notifier.payload import LANGUAGES, NoticeText, build_push, time_zone_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,9 @@ def notice_text(notice: Notice, *, now: datetime | None = None) -> NoticeText:
         photo_url=notice.photo_url,
         expires_at=expires_at,
         cap_status=notice.cap_status,
+        public_url=get_settings().public_url,
+        time_zone=time_zone_at(notice.last_seen_lat, notice.last_seen_lon),
+        texts=notice.texts or {},
     )
 
 

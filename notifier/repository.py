@@ -9,7 +9,7 @@ worker names the lease it holds and touches nothing another worker has taken ove
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import (
@@ -18,10 +18,12 @@ from sqlalchemy import (
     Uuid,
     and_,
     any_,
+    case,
     cast,
     exists,
     func,
     literal,
+    null,
     or_,
     select,
     text,
@@ -46,6 +48,9 @@ from kit.models import (
 from notifier.channel import PushOutcome
 
 NOTICE_ENDED = "NOTICE_ENDED"
+# Why a delivery was suppressed: the device's user paused alerts, or it reached its daily cap.
+PAUSED = "PAUSED"
+DAILY_CAP = "DAILY_CAP"
 
 BROADCAST_TASK = "notifier.broadcast"
 
@@ -184,32 +189,63 @@ def claim_recipients(
     ranges: Sequence[CellRange],
     fresh_since: datetime,
     lease_until: datetime,
+    daily_cap: int,
     test_devices_only: bool = False,
 ) -> list[Claim]:
-    """Insert a pending delivery, leased until `lease_until`, for every recipient in `ranges`
-    that has none yet for this notice; returns them with their device's token and locale, in
-    id order. The unique (notice, device) constraint makes a re-run, a racing worker or a
-    later round claim nothing twice."""
+    """Insert a delivery for every recipient in `ranges` that has none yet for this notice:
+    pending and leased until `lease_until`, or suppressed (PAUSED, DAILY_CAP) for a device
+    whose user paused alerts or that got `daily_cap` alerts in the last 24 hours. Returns
+    the pending ones with their device's token and locale, in id order. The unique (notice,
+    device) constraint makes a re-run, a racing worker or a later round claim nothing twice.
+    Follow-ups of a notice create no delivery, so they never count towards the cap."""
     recipients = select_recipients(
         region,
         ranges,
-        columns=[Device.id, Device.fcm_token, Device.locale],
+        columns=[Device.id, Device.fcm_token, Device.locale, Device.alerts_paused],
         fresh_since=fresh_since,
         test_devices_only=test_devices_only,
     ).cte("recipients")
+    alerts_today = (
+        select(func.count())
+        .where(
+            Delivery.device_id == recipients.c.id,
+            Delivery.claimed_at > func.now() - timedelta(days=1),
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENT]),
+        )
+        .scalar_subquery()
+    )
+    suppressed = case(
+        (recipients.c.alerts_paused, literal(PAUSED)),
+        (alerts_today >= daily_cap, literal(DAILY_CAP)),
+        else_=null(),
+    )
+    classified = select(
+        recipients.c.id, recipients.c.fcm_token, recipients.c.locale, suppressed.label("reason")
+    ).cte("classified")
+    sendable = classified.c.reason.is_(None)
     claimed = (
         insert(Delivery)
         .from_select(
-            ["notice_id", "device_id", "lease_until"],
-            select(literal(notice_id, Uuid), recipients.c.id, literal(lease_until)),
+            ["notice_id", "device_id", "lease_until", "status", "error_code"],
+            select(
+                literal(notice_id, Uuid),
+                classified.c.id,
+                case((sendable, literal(lease_until)), else_=null()),
+                case(
+                    (sendable, literal(DeliveryStatus.PENDING.value)),
+                    else_=literal(DeliveryStatus.SUPPRESSED.value),
+                ),
+                classified.c.reason,
+            ),
         )
         .on_conflict_do_nothing(index_elements=["notice_id", "device_id"])
-        .returning(Delivery.id, Delivery.device_id)
+        .returning(Delivery.id, Delivery.device_id, Delivery.error_code)
         .cte("claimed")
     )
     rows = session.execute(
-        select(claimed.c.id, recipients.c.fcm_token, recipients.c.locale)
-        .join(recipients, recipients.c.id == claimed.c.device_id)
+        select(claimed.c.id, classified.c.fcm_token, classified.c.locale)
+        .join(classified, classified.c.id == claimed.c.device_id)
+        .where(claimed.c.error_code.is_(None))
         .order_by(claimed.c.id)
     )
     return [Claim(delivery_id=r[0], token=r[1], locale=r[2], attempts=1) for r in rows]
@@ -292,7 +328,7 @@ def reached_devices(
     session: Session, notice_id: uuid.UUID, *, after: int, limit: int
 ) -> list[Claim]:
     """Devices the notice's alert was sent to, in delivery order from after `after`: the
-    audience of its update and found messages."""
+    audience of its update and found messages. A device that paused alerts since gets none."""
     rows = session.execute(
         select(Delivery.id, Device.fcm_token, Device.locale, Delivery.attempts)
         .join(Device, Device.id == Delivery.device_id)
@@ -301,6 +337,7 @@ def reached_devices(
             Delivery.status == DeliveryStatus.SENT,
             Delivery.id > after,
             Device.active,
+            ~Device.alerts_paused,
         )
         .order_by(Delivery.id)
         .limit(limit)

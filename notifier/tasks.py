@@ -30,7 +30,7 @@ from notifier.channel import PushChannel, PushOutcome
 from notifier.dispatch import cut_ranges, decode_ranges, encode_ranges
 from notifier.fcm_http import fcm_channel
 from notifier.firebase import fcm_send_url, make_firebase_app
-from notifier.payload import NoticeText, PushKind, build_pushes
+from notifier.payload import NoticeText, PushKind, build_pushes, load_data
 from notifier.preview import notice_text
 from notifier.ratelimit import SharedRateLimit
 from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
@@ -73,7 +73,8 @@ def get_channel() -> PushChannel:
 @worker_process_init.connect
 def _ready_for_the_first_alert(**_: object) -> None:
     """Each worker process opens what an alert needs as it starts: its FCM channel (curl
-    handles, access token) and a database connection with SQLAlchemy's mappers configured. The
+    handles, access token), the time zone and locale data pop-ups are written with, and a
+    database connection with SQLAlchemy's mappers configured. The
     first alert after a start then does not wait for them (0.5-1 s on a busy 2-core machine).
     If this fails (credentials missing, say), the first task tries again and fails visibly.
 
@@ -82,6 +83,7 @@ def _ready_for_the_first_alert(**_: object) -> None:
     traversing it were a third of a sending worker's CPU."""
     try:
         get_channel()
+        load_data()
         with session_scope() as session:
             session.execute(select(Notice.id).limit(1))
     except Exception:
@@ -179,6 +181,7 @@ def send_chunk(chunk_id: int) -> int:
             ranges=decode_ranges(chunk.ranges),
             fresh_since=_fresh_since(notice, now),
             lease_until=lease_until,
+            daily_cap=get_settings().daily_alert_cap,
             test_devices_only=notice.cap_status.test_devices_only,
         )
         chunk.status = ChunkStatus.CLAIMED

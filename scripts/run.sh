@@ -16,6 +16,8 @@ export HEXCAST_FCM_PROJECT_ID="${HEXCAST_FCM_PROJECT_ID:-hexcast-dev}"
 export HEXCAST_FCM_ENDPOINT="${HEXCAST_FCM_ENDPOINT:-http://127.0.0.1:$sandbox_port}"
 export HEXCAST_FCM_CREDENTIALS_FILE="${HEXCAST_FCM_CREDENTIALS_FILE:-$state/fcm-credentials.json}"
 export HEXCAST_API_URL="http://127.0.0.1:$api_port"
+# Pushes link to the notice's public view under it.
+export HEXCAST_PUBLIC_URL="${HEXCAST_PUBLIC_URL:-$HEXCAST_API_URL}"
 logs="$state/logs"
 
 scripts/bootstrap.sh
@@ -91,6 +93,7 @@ hexcast is running.
   Operator console       $HEXCAST_API_URL/console
     sign in as           demo@hexcast.example / ${HEXCAST_DEMO_CONSOLE_PASSWORD:-demo console passphrase}
   API and OpenAPI docs   $HEXCAST_API_URL/docs
+  In-app client          $HEXCAST_API_URL/app/  (an alert opens at /app/#/notices/<id>)
   FCM sandbox messages   $HEXCAST_FCM_ENDPOINT/sandbox/messages
   FCM sandbox devices    POST $HEXCAST_FCM_ENDPOINT/sandbox/devices (see README)
   Operator credential    Authorization: Bearer ${HEXCAST_OPERATOR_TOKEN:-dev-operator-token}

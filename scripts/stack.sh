@@ -45,7 +45,7 @@ missing_packages() {
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   # The browser tests' Chromium (driven by Playwright's Python package), with a font to draw.
   command -v chromium >/dev/null || pkgs+=(chromium fonts-liberation)
-  # bench.ingest's load generator.
+  # The load generator of bench.ingest and bench.public_view.
   command -v wrk >/dev/null || pkgs+=(wrk)
   echo "${pkgs[@]:-}"
 }

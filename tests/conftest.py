@@ -111,6 +111,10 @@ os.environ.update(
     HEXCAST_OUTBOX_RELAY_SECONDS="0.5",
     HEXCAST_RETRY_BASE_SECONDS="0.5",
     HEXCAST_RETRY_CAP_SECONDS="5",
+    # Tests alert one device many times a day; tests of the daily cap start their own worker.
+    HEXCAST_DAILY_ALERT_CAP="1000",
+    # Beat erases stale locations every 2 s, so that a test sees it within one period.
+    HEXCAST_LOCATION_PURGE_INTERVAL_SECONDS="2",
 )
 
 

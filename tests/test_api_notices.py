@@ -294,8 +294,9 @@ def test_delivery_stats_are_404_for_an_unknown_notice_and_zero_before_approval(
     assert stats.json() == {
         "notice_id": notice["id"],
         "targeted": 0,
-        "by_status": {"pending": 0, "sent": 0, "failed": 0},
+        "by_status": {"pending": 0, "sent": 0, "failed": 0, "suppressed": 0},
         "failed_by_reason": {},
+        "suppressed_by_reason": {},
         "retrying": 0,
         "complete": False,
         "first_sent_after_s": None,

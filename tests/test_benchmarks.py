@@ -106,3 +106,21 @@ def test_ingest_bench_writes_a_row_for_every_report(tmp_path: Path) -> None:
     assert summary["baseline_errors"] == summary["current_errors"] == 0
     (table,) = tmp_path.glob("ingest-2000-*.md")
     assert "reports/s per API core" in table.read_text()
+
+
+def test_public_view_bench_gets_the_view_without_an_error(tmp_path: Path) -> None:
+    rows = _bench(
+        "public_view",
+        tmp_path,
+        "--seconds",
+        "2",
+        "--connections",
+        "4",
+        "--database",
+        f"hexcast_bench_public_view_{TEST_DB}",
+    )
+    assert set(rows) == {"baseline: GET /healthz", "GET /v1/feed/notices/{id}"}
+    for stats in rows.values():
+        assert stats["requests"] > 0
+        assert stats["not_200"] == 0 and stats["socket_errors"] == 0
+    assert list(tmp_path.glob("public_view-*.md")), "the table was written"

@@ -188,7 +188,7 @@ def test_unregistered_tokens_are_deactivated_and_not_targeted_by_the_next_notice
     first = _notice(api, agency_headers, operator_headers)
     stats = wait_for_dispatch(api, operator_headers, first, timeout=30)
 
-    assert stats["by_status"] == {"pending": 0, "sent": 4, "failed": 2}
+    assert stats["by_status"] == {"pending": 0, "sent": 4, "failed": 2, "suppressed": 0}
     assert stats["failed_by_reason"] == {"UNREGISTERED": 2}
     assert _active(tokens) == {t: t not in gone for t in tokens}
     assert _attempts(first) == dict.fromkeys(tokens, 1), "UNREGISTERED is not retried"

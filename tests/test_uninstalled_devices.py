@@ -37,7 +37,7 @@ def test_uninstalled_phones_are_recorded_unregistered_and_deactivated(
     assert approved.status_code == 200, approved.text
     stats = wait_for_dispatch(api, operator_headers, notice_id, timeout=30)
 
-    assert stats["by_status"] == {"pending": 0, "sent": 5, "failed": 3}
+    assert stats["by_status"] == {"pending": 0, "sent": 5, "failed": 3, "suppressed": 0}
     assert stats["failed_by_reason"] == {"UNREGISTERED": 3}
     with get_sessionmaker()() as session:
         rows = session.execute(

@@ -18,6 +18,8 @@ from alerts.deps import (
 )
 from alerts.devices import service
 from alerts.devices.schemas import (
+    DeviceOut,
+    DevicePreferences,
     DeviceRegistered,
     DeviceRegistration,
     LocationReport,
@@ -26,6 +28,7 @@ from alerts.devices.schemas import (
     SightingPage,
 )
 from alerts.fields import MAX_OFFSET, error_responses
+from kit.models import Device
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 LOCATION_PATH = "/v1/devices/me/location"
@@ -127,6 +130,53 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": not complete}
 
     return replaying
+
+
+def _device_out(device: Device) -> DeviceOut:
+    return DeviceOut(
+        device_id=device.id,
+        platform=device.platform,
+        locale=device.locale,
+        alerts_paused=device.alerts_paused,
+        test_device=device.test_device,
+        located_at=device.located_at,
+    )
+
+
+@router.get(
+    "/me",
+    response_model=DeviceOut,
+    responses=error_responses(401, 403),
+    summary="What hexcast holds about this device",
+)
+def read_device(device: CurrentDevice) -> DeviceOut:
+    return _device_out(device)
+
+
+@router.patch(
+    "/me",
+    response_model=DeviceOut,
+    responses=error_responses(401, 403),
+    summary="Pause or resume alerts, or change the device's language",
+)
+def set_preferences(
+    data: DevicePreferences, session: SessionDep, device: CurrentDevice
+) -> DeviceOut:
+    """A paused device gets no alert pop-ups (nor updates of earlier ones); the broadcasts
+    it misses are counted as suppressed in each notice's delivery stats."""
+    return _device_out(service.set_preferences(session, device=device, data=data))
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403),
+    summary="Erase this device: its token, key and location, at once",
+)
+def erase_device(session: SessionDep, device: CurrentDevice) -> None:
+    """Its deliveries stay as anonymous counts, its sightings with the agency, neither
+    linked to any device. Registering the same token again starts afresh."""
+    service.erase_device(session, device=device)
 
 
 @sighting_router.post(

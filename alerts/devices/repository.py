@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, literal_column, select, text
+from sqlalchemy import Connection, delete, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -150,3 +150,20 @@ def list_sightings(
         .offset(offset)
     ).all()
     return items, total
+
+
+def erase_device(session: Session, device_id: uuid.UUID) -> None:
+    """Delete the device row: token, key and location go with it. Its deliveries and
+    sightings stay without it (their foreign keys are ON DELETE SET NULL)."""
+    session.execute(delete(Device).where(Device.id == device_id))
+
+
+def erase_stale_locations(session: Session, *, located_before: datetime) -> int:
+    """Forget every last known location taken before `located_before`; returns how many."""
+    result = session.execute(
+        update(Device)
+        .where(Device.located_at < located_before)
+        .values(location=None, h3_cell=None, accuracy_m=None, located_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -54,6 +54,49 @@ class DeviceRegistered(BaseModel):
     device_key: str = Field(description="Shown once; send it as the X-Device-Key header")
 
 
+class DevicePreferences(Request):
+    """What the app user controls; absent fields are left as they are."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"alerts_paused": True}, {"locale": "es-MX"}]}
+    )
+
+    alerts_paused: bool | None = Field(
+        None, description="Pause (true) or resume (false) alert pop-ups on this device"
+    )
+    locale: LanguageTag | None = Field(
+        None, description="The device's language: pop-ups use the notice's text in it"
+    )
+
+
+class DeviceOut(BaseModel):
+    """What hexcast holds about the calling device, for the app to show its user."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "9d8c7b6a-5f4e-4d3c-9b2a-1f0e9d8c7b6a",
+                    "platform": "android",
+                    "locale": "en-GB",
+                    "alerts_paused": False,
+                    "test_device": False,
+                    "located_at": "2026-11-23T08:30:00Z",
+                }
+            ]
+        }
+    )
+
+    device_id: uuid.UUID
+    platform: Platform
+    locale: str
+    alerts_paused: bool
+    test_device: bool
+    located_at: datetime | None = Field(
+        description="When the stored last known location was taken; null when none is stored"
+    )
+
+
 class LocationReport(Request):
     model_config = ConfigDict(
         json_schema_extra={
@@ -114,7 +157,9 @@ class SightingOut(BaseModel):
 
     id: uuid.UUID
     notice_id: uuid.UUID
-    device_id: uuid.UUID = Field(description="The reporting app install, to group its reports")
+    device_id: uuid.UUID | None = Field(
+        description="The reporting app install, to group its reports; null once it was erased"
+    )
     seen_at: datetime
     lat: float
     lon: float

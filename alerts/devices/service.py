@@ -3,19 +3,26 @@
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from alerts.accounts.credentials import new_secret
 from alerts.devices import repository
 from alerts.devices.ingest import Report, location_writer
-from alerts.devices.schemas import DeviceRegistration, LocationReport, SightingCreate, SightingOut
+from alerts.devices.schemas import (
+    DevicePreferences,
+    DeviceRegistration,
+    LocationReport,
+    SightingCreate,
+    SightingOut,
+)
 from alerts.errors import NotFound, RateLimited, Unauthenticated
 from alerts.notices import repository as notice_repository
 from alerts.webhooks.service import record_event
 from alerts.webhooks.signing import SIGHTING_CREATED
 from geo.regions import device_cell
+from geo.tallies import MAX_WINDOW_HOURS
 from kit.config import get_settings
 from kit.models import (
     Device,
@@ -63,6 +70,39 @@ async def store_location(*, key_hash: str, data: LocationReport) -> bool:
 async def report_location(*, key_hash: str, data: LocationReport) -> None:
     if not await store_location(key_hash=key_hash, data=data):
         raise Unauthenticated("unknown device key")
+
+
+def set_preferences(session: Session, *, device: Device, data: DevicePreferences) -> Device:
+    """Pause or resume alerts, or change the device's language."""
+    if data.alerts_paused is not None:
+        device.alerts_paused = data.alerts_paused
+    if data.locale is not None:
+        device.locale = data.locale
+    session.flush()
+    log.info("alerts.device.preferences device=%s paused=%s", device.id, device.alerts_paused)
+    return device
+
+
+def erase_device(session: Session, *, device: Device) -> None:
+    """Erase the device at once: its token, key and location. Its deliveries stay as
+    anonymous counts in their notices' stats, its sightings with the agency they were sent
+    to, neither linked to it any more."""
+    device_id = device.id
+    session.expunge(device)
+    repository.erase_device(session, device_id)
+    log.info("alerts.device.erased device=%s", device_id)
+
+
+# No notice may target locations older than its window, and no window is longer than this.
+LOCATION_RETENTION = timedelta(hours=MAX_WINDOW_HOURS)
+
+
+def erase_stale_locations(session: Session, *, now: datetime) -> int:
+    """Erase last known locations no notice could use any more (storage limitation)."""
+    erased = repository.erase_stale_locations(session, located_before=now - LOCATION_RETENTION)
+    if erased:
+        log.info("alerts.device.locations_erased count=%d", erased)
+    return erased
 
 
 def report_sighting(

@@ -5,6 +5,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 
 from alerts.accounts import service as account_service
 from alerts.accounts.service import agency_actor
@@ -18,8 +19,9 @@ from alerts.deps import (
     ReplicaSessionDep,
     SessionDep,
 )
+from alerts.errors import NotFound
 from alerts.fields import MAX_OFFSET, error_responses
-from alerts.notices import repository, service
+from alerts.notices import public, repository, service
 from alerts.notices.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from alerts.notices.schemas import (
     Approval,
@@ -31,11 +33,41 @@ from alerts.notices.schemas import (
     NoticeUpdate,
     OperatorNoticeCreate,
     OutcomeStats,
+    PublicNotice,
 )
 from kit.models import NoticeStatus
 
 operator_router = APIRouter(prefix="/v1/operator", tags=["operators"], dependencies=[OperatorOnly])
 agency_router = APIRouter(prefix="/v1/notices", tags=["partner agencies"])
+public_router = APIRouter(tags=["app users"])
+_views = public.ViewCache()
+
+
+@public_router.get(
+    "/v1/feed/notices/{notice_id}",
+    response_model=PublicNotice,
+    responses={304: {"description": "Not modified (If-None-Match)"}, **error_responses(404)},
+    summary="Read an approved notice as the app shows it (public; the push's deep link)",
+)
+async def public_notice(
+    notice_id: uuid.UUID,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Active, or ended (found, cancelled, expired: the status says so; a found one without
+    the person's identity). Built at most every few seconds per process; cacheable by
+    anyone for a few seconds, and revalidated by its ETag."""
+    entry = _views.fresh(notice_id)
+    # A hit is served on the event loop; a miss queries the database on the thread pool.
+    rendered = entry[1] if entry else await run_in_threadpool(_views.get, notice_id)
+    if rendered is None:
+        raise NotFound("notice not found")
+    headers = {
+        "ETag": rendered.etag,
+        "Cache-Control": f"public, max-age={public.MAX_AGE_SECONDS}",
+    }
+    if public.matches(if_none_match, rendered.etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(rendered.body, media_type="application/json", headers=headers)
 
 
 @operator_router.post(

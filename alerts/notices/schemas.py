@@ -256,6 +256,7 @@ class DeliveryStats(BaseModel):
                     "targeted": 1204,
                     "by_status": {"sent": 1190, "failed": 10, "pending": 4},
                     "failed_by_reason": {"UNREGISTERED": 10},
+                    "suppressed_by_reason": {},
                     "retrying": 3,
                     "complete": False,
                     "first_sent_after_s": 0.41,
@@ -269,6 +270,9 @@ class DeliveryStats(BaseModel):
     targeted: int = Field(description="Devices claimed for the notice so far")
     by_status: dict[DeliveryStatus, int]
     failed_by_reason: dict[str, int] = Field(description="Final errors, by FCM error code")
+    suppressed_by_reason: dict[str, int] = Field(
+        description="Devices not alerted by their user's choice: PAUSED, or DAILY_CAP reached"
+    )
     retrying: int = Field(description="Pending deliveries waiting to retry a retryable error")
     complete: bool = Field(
         description="Every part of the area was searched and no delivery is pending"
@@ -296,3 +300,76 @@ class OutcomeStats(BaseModel):
         "notices rejected or cancelled before approval never went out and do not count"
     )
     median_hours_to_found: float | None = Field(description="From approval to found")
+
+
+class PublicPerson(BaseModel):
+    name: str
+    age: int | None
+    sex: Sex
+    description: str
+    photo_url: str | None
+
+
+class PublicLastSeen(BaseModel):
+    lat: float = Field(description="Rounded to 3 decimals (about 100 m)")
+    lon: float = Field(description="Rounded to 3 decimals (about 100 m)")
+    at: datetime
+    place: str
+
+
+class PublicNotice(BaseModel):
+    """An approved notice as the app shows it to anyone."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f1c2a0e-5b7d-4c1e-9a43-1b2f3c4d5e6f",
+                    "status": "active",
+                    "cap_status": "Actual",
+                    "person": {
+                        "name": "Lily Chen",
+                        "age": 7,
+                        "sex": "female",
+                        "description": "Red coat, yellow backpack.",
+                        "photo_url": "https://agency.example/photos/lily.jpg",
+                    },
+                    "last_seen": {
+                        "lat": 51.501,
+                        "lon": -0.125,
+                        "at": "2026-11-23T08:00:00Z",
+                        "place": "Westminster Bridge",
+                    },
+                    "contact": "Police 101, case 4411",
+                    "language": "en-GB",
+                    "texts": {
+                        "en-GB": {
+                            "headline": "Missing person: Lily Chen",
+                            "description": "Red coat, yellow backpack.",
+                        }
+                    },
+                    "approved_at": "2026-11-23T08:25:00Z",
+                    "expires_at": "2026-11-26T08:25:00Z",
+                    "ended_at": None,
+                    "revision": 0,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    status: NoticeStatus = Field(
+        description="active; or found, cancelled or expired: the search is over"
+    )
+    cap_status: CapStatus = Field(description="Test and Exercise notices are drills")
+    person: PublicPerson | None = Field(description="Null once found: the identity is withheld")
+    last_seen: PublicLastSeen
+    contact: str = Field(description="Whom to call with information")
+    language: str = Field(description="The notice's own language")
+    texts: dict[str, dict[str, str]] = Field(
+        description="Wording by language (headline, description, instruction); empty once found"
+    )
+    approved_at: datetime | None
+    expires_at: datetime | None
+    ended_at: datetime | None
+    revision: int

@@ -334,12 +334,15 @@ def delivery_stats(session: Session, *, notice: Notice) -> DeliveryStats:
     chunks, chunks_pending = stats.chunk_counts(session, notice_id)
     by_status = dict.fromkeys(DeliveryStatus, 0)
     failed: dict[str, int] = {}
+    suppressed: dict[str, int] = {}
     retrying = 0
     sent_times: list[datetime] = []
     for group in stats.delivery_groups(session, notice_id):
         by_status[group.status] += group.count
         if group.status == DeliveryStatus.FAILED and group.error_code:
             failed[group.error_code] = failed.get(group.error_code, 0) + group.count
+        if group.status == DeliveryStatus.SUPPRESSED and group.error_code:
+            suppressed[group.error_code] = suppressed.get(group.error_code, 0) + group.count
         if group.status == DeliveryStatus.PENDING and group.error_code:
             retrying += group.count
         sent_times += [t for t in (group.first_sent_at, group.last_sent_at) if t is not None]
@@ -354,6 +357,7 @@ def delivery_stats(session: Session, *, notice: Notice) -> DeliveryStats:
         targeted=sum(by_status.values()),
         by_status=by_status,
         failed_by_reason=failed,
+        suppressed_by_reason=suppressed,
         retrying=retrying,
         complete=chunks > 0 and chunks_pending == 0 and by_status[DeliveryStatus.PENDING] == 0,
         first_sent_after_s=after_approval(min(sent_times, default=None)),

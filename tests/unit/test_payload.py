@@ -15,6 +15,8 @@ from notifier.payload import (
     build_pushes,
     language_of,
     render,
+    render_found,
+    time_zone_at,
 )
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -28,6 +30,7 @@ TEXT = NoticeText(
     last_seen_at=datetime(2026, 11, 23, 8, 15, tzinfo=UTC),
     photo_url="https://agency.example/photos/lily.jpg",
     expires_at=NOW + timedelta(hours=72),
+    public_url="https://hexcast.example",
 )
 
 
@@ -40,8 +43,12 @@ TEXT = NoticeText(
         ("es-MX", "es"),
         ("ES", "es"),
         ("fr-CA", "fr"),
-        ("de-DE", "en"),
-        ("pt", "en"),
+        ("de-DE", "de"),
+        ("pt", "pt"),
+        ("ar-EG", "ar"),
+        ("hi", "hi"),
+        ("ja-JP", "ja"),
+        ("ko-KR", "en"),
         ("", "en"),
     ],
 )
@@ -57,37 +64,86 @@ def test_the_locales_language_picks_the_text_and_unknown_ones_get_english(
         (
             "en-US",
             "Missing person: Lily Chen",
-            "Lily Chen, 7 years. Last seen Westminster Bridge, 2026-11-23 08:15 UTC. "
+            "Lily Chen, 7 years. Last seen Westminster Bridge, Nov 23, 2026, 8:15\u202fAM. "
+            "Red coat, yellow backpack.",
+        ),
+        (
+            "en-GB",
+            "Missing person: Lily Chen",
+            "Lily Chen, 7 years. Last seen Westminster Bridge, 23 Nov 2026, 08:15. "
             "Red coat, yellow backpack.",
         ),
         (
             "zh-CN",
             "寻人启事：Lily Chen",
-            "Lily Chen，7岁。最后出现于Westminster Bridge，2026-11-23 08:15 UTC。"
+            "Lily Chen，7岁。最后出现于Westminster Bridge，2026年11月23日 08:15。"
             "Red coat, yellow backpack.",
         ),
         (
             "es-ES",
             "Persona desaparecida: Lily Chen",
             "Lily Chen, 7 años. Visto por última vez en Westminster Bridge, "
-            "2026-11-23 08:15 UTC. Red coat, yellow backpack.",
+            "23 nov 2026, 8:15. Red coat, yellow backpack.",
         ),
         (
             "fr-FR",
             "Personne disparue : Lily Chen",
             "Lily Chen, 7 ans. Vu(e) pour la dernière fois à Westminster Bridge, "
-            "2026-11-23 08:15 UTC. Red coat, yellow backpack.",
+            "23 nov. 2026, 08:15. Red coat, yellow backpack.",
+        ),
+        (
+            "de-DE",
+            "Vermisste Person: Lily Chen",
+            "Lily Chen, 7 Jahre. Zuletzt gesehen: Westminster Bridge, 23.11.2026, 08:15. "
+            "Red coat, yellow backpack.",
         ),
         (
             "ja-JP",
+            "行方不明者：Lily Chen",
+            "Lily Chen、7歳。最後の目撃：Westminster Bridge、2026/11/23 8:15。"
+            "Red coat, yellow backpack.",
+        ),
+        (
+            "ko-KR",
             "Missing person: Lily Chen",
-            "Lily Chen, 7 years. Last seen Westminster Bridge, 2026-11-23 08:15 UTC. "
+            "Lily Chen, 7 years. Last seen Westminster Bridge, Nov 23, 2026, 8:15\u202fAM. "
             "Red coat, yellow backpack.",
         ),
     ],
 )
 def test_the_pop_up_is_written_in_the_devices_language(locale: str, title: str, body: str) -> None:
     assert render(TEXT, locale) == (title, body)
+
+
+@pytest.mark.parametrize("locale", ["en", "zh", "es", "fr", "de", "ar", "hi", "ja", "pt"])
+def test_every_language_has_its_own_templates(locale: str) -> None:
+    title, body = render(TEXT, locale)
+    found_title, found_body = render_found(TEXT, locale)
+    assert "Lily Chen" in title and "Westminster Bridge" in body
+    if locale != "en":
+        assert (title, found_title) != (render(TEXT, "en")[0], render_found(TEXT, "en")[0])
+    assert "Lily" not in found_title + found_body
+
+
+def test_the_notices_own_text_in_the_devices_language_wins_over_the_template() -> None:
+    translated = replace(
+        TEXT,
+        texts={
+            "en-GB": {"headline": "Missing: Lily Chen", "description": "Red coat."},
+            "es": {"headline": "Desaparecida: Lily Chen", "description": "Abrigo rojo."},
+        },
+    )
+    assert render(translated, "es-ES") == (
+        "Desaparecida: Lily Chen",
+        "Lily Chen, 7 años. Visto por última vez en Westminster Bridge, "
+        "23 nov 2026, 8:15. Abrigo rojo.",
+    )
+    assert render(translated, "en-GB")[0] == "Missing: Lily Chen"
+    assert render(translated, "en-US")[0] == "Missing: Lily Chen", "same language, other region"
+    assert render(translated, "fr")[0] == "Personne disparue : Lily Chen", "none: the template"
+    assert render(replace(translated, cap_status="Test"), "es")[0] == (
+        "[PRUEBA] Desaparecida: Lily Chen"
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,7 +154,8 @@ def test_the_pop_up_is_written_in_the_devices_language(locale: str, title: str, 
         ("Exercise", "zh-CN", "[演习] 寻人启事：Lily Chen"),
         ("Test", "es-ES", "[PRUEBA] Persona desaparecida: Lily Chen"),
         ("Exercise", "fr-FR", "[EXERCICE] Personne disparue : Lily Chen"),
-        ("Test", "ja-JP", "[TEST] Missing person: Lily Chen"),
+        ("Test", "ja-JP", "[テスト] 行方不明者：Lily Chen"),
+        ("Exercise", "ar", "[تمرين] شخص مفقود: Lily Chen"),
         ("Actual", "en-GB", "Missing person: Lily Chen"),
     ],
 )
@@ -118,11 +175,25 @@ def test_a_person_of_unknown_age_is_named_without_one() -> None:
     assert "years" not in body
 
 
-def test_the_last_seen_time_is_shown_in_utc_whatever_zone_it_was_loaded_in() -> None:
-    """PostgreSQL returns a timestamptz in the session's time zone, which need not be UTC."""
+def test_the_last_seen_time_is_in_the_notices_zone_whatever_zone_it_was_loaded_in() -> None:
+    """PostgreSQL returns a timestamptz in the session's time zone, which need not be the
+    notice's: the pop-up shows the time as people at the last seen place read it."""
     new_york = TEXT.last_seen_at.astimezone(ZoneInfo("America/New_York"))
-    _, body = render(replace(TEXT, last_seen_at=new_york), "en")
-    assert "Last seen Westminster Bridge, 2026-11-23 08:15 UTC." in body
+    tokyo = replace(TEXT, last_seen_at=new_york, time_zone="Asia/Tokyo")
+    assert "Last seen Westminster Bridge, 23 Nov 2026, 17:15." in render(tokyo, "en-GB")[1]
+    assert render_found(tokyo, "de")[1].startswith("Die Person aus der Meldung vom 23. November")
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "zone"),
+    [
+        (51.5007, -0.1246, "Europe/London"),
+        (31.23, 121.47, "Asia/Shanghai"),
+        (-23.55, -46.63, "America/Sao_Paulo"),
+    ],
+)
+def test_the_time_zone_is_the_last_seen_places(lat: float, lon: float, zone: str) -> None:
+    assert time_zone_at(lat, lon) == zone
 
 
 def test_a_long_description_is_cut_to_the_body_limit_with_an_ellipsis() -> None:
@@ -148,6 +219,7 @@ def test_the_push_carries_the_notice_link_and_collapses_per_notice() -> None:
         "type": "missing_person",
         "notice_id": NOTICE_ID,
         "link": f"hexcast://notices/{NOTICE_ID}",
+        "view": f"https://hexcast.example/v1/feed/notices/{NOTICE_ID}",
         "cap_status": "Actual",
     }
     assert all(isinstance(v, str) for v in push.data.values()), "FCM data values are strings"
@@ -177,12 +249,14 @@ def test_the_push_lives_until_the_notice_expires_and_never_negatively(
     assert push.ttl_seconds == ttl
 
 
-@pytest.mark.parametrize("locale", ["en-GB", "zh-CN", "es-ES", "fr-FR", "de-DE"])
+@pytest.mark.parametrize(
+    "locale", ["en-GB", "zh-CN", "es-ES", "fr-FR", "de-DE", "ar", "hi", "ja", "pt-BR"]
+)
 def test_the_found_message_names_no_one_and_shows_no_photo(locale: str) -> None:
     push = build_push(TEXT, token="t", locale=locale, now=NOW, kind=PushKind.FOUND)
     assert "Lily" not in push.title + push.body
     assert "Red coat" not in push.body
-    assert "2026-11-23" in push.body
+    assert "2026" in push.body, "the alert's date, in the device's language"
     assert push.image_url is None
     assert push.data["type"] == "missing_person_found"
     assert push.collapse_key == NOTICE_ID, "it replaces the alert on the device"
