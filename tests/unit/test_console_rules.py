@@ -76,6 +76,8 @@ def _notice(**overrides: object) -> Notice:
         "photo_url": None,
         "last_seen_at": datetime(2026, 11, 23, 8, 15, tzinfo=UTC),
         "last_seen_place": "Westminster Bridge",
+        "last_seen_lat": 51.5008,
+        "last_seen_lon": -0.1218,
         "expires_at": None,
         "cap_status": CapStatus.ACTUAL,
     }
@@ -89,7 +91,7 @@ def test_a_pending_notice_previews_in_every_language_with_its_text_verbatim() ->
     assert [p.language for p in previews] == list(LANGUAGES)
     assert all("<img src=x onerror=alert(1)>" in p.title for p in previews)
     assert previews[0].title == "Missing person: <img src=x onerror=alert(1)>"
-    assert "Westminster Bridge, 2026-11-23 08:15 UTC" in previews[0].body
+    assert "Last seen Westminster Bridge, Nov 23, 2026, 8:15\u202fAM" in previews[0].body
 
 
 def test_a_drill_preview_says_so_first() -> None:
