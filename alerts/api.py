@@ -7,6 +7,7 @@ from alerts.accounts import endpoints as accounts
 from alerts.audit import endpoints as audit
 from alerts.cap import endpoints as cap
 from alerts.devices import endpoints as devices
+from alerts.edge import install_edge
 from alerts.errors import install_error_handler
 from alerts.expansion import endpoints as expansion
 from alerts.metrics import metrics_registry
@@ -28,6 +29,7 @@ def create_app() -> FastAPI:
     configure_logging()
     app = FastAPI(title="hexcast", version="0.1.0", description=DESCRIPTION)
     install_error_handler(app)
+    install_edge(app)
     for router in (
         notices.agency_router,
         accounts.agency_router,
