@@ -170,6 +170,32 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _document_body_limit(app: FastAPI) -> None:
+    """Every operation can answer 413: the limit applies before routing."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for path in document["paths"].values():
+                for operation in path.values():
+                    operation["responses"].setdefault(
+                        "413",
+                        {
+                            "description": "The request body is over the size limit",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ErrorOut"}
+                                }
+                            },
+                        },
+                    )
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_edge(app: FastAPI) -> None:
     """Added innermost first: CORS answers preflights, the guard sees bodies, and the
     security headers go on every answer, a 413 or a CORS refusal included."""
@@ -189,3 +215,4 @@ def install_edge(app: FastAPI) -> None:
         )
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
+    _document_body_limit(app)
