@@ -9,6 +9,7 @@ from alerts.audit import endpoints as audit
 from alerts.cap import endpoints as cap
 from alerts.console import endpoints as console
 from alerts.devices import endpoints as devices
+from alerts.edge import install_edge
 from alerts.errors import install_error_handler
 from alerts.expansion import endpoints as expansion
 from alerts.metrics import metrics_registry
@@ -30,6 +31,7 @@ def create_app() -> FastAPI:
     configure_logging()
     app = FastAPI(title="hexcast", version="0.1.0", description=DESCRIPTION)
     install_error_handler(app)
+    install_edge(app)
     app.add_middleware(devices.LocationShortcut)
     for router in (
         notices.agency_router,

@@ -11,8 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from alerts.edge import BODY_PROBLEM
 
 log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
 
 class DomainError(Exception):
@@ -90,10 +95,24 @@ def install_error_handler(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _render_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        # FastAPI's own handler, except that an echoed non-finite input cannot make it fail.
+    async def _render_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        """FastAPI's own handler, with a `code` like every other error, except that an echoed
+        non-finite input cannot make it fail, and that a body the edge could not decode is
+        reported as such (the route saw a stand-in, see alerts.edge)."""
+        problem = request.scope.get(BODY_PROBLEM)
+        errors = [problem] if problem is not None else jsonable_encoder(error.errors())
         return JSONResponse(
-            {"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422
+            {"detail": _json_safe(errors), "code": "invalid_request"}, status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _render_http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        """Routing's own errors (no such path, a method the path does not take) in the
+        same shape as the domain's."""
+        return JSONResponse(
+            {"detail": error.detail, "code": _HTTP_CODES.get(error.status_code, "http_error")},
+            status_code=error.status_code,
+            headers=error.headers,
         )
 
     @app.exception_handler(DomainError)

@@ -174,6 +174,18 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How often beat re-queues due webhook events."
     )
 
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest request body; larger ones get 413. At least 1 MiB, a CAP "
+        "document's limit.",
+    )
+    cors_origins: list[str] = Field(
+        [],
+        description="Origins (scheme://host[:port]) whose browser pages may call the API; "
+        "none by default. A JSON list in HEXCAST_CORS_ORIGINS.",
+    )
+
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":
         if self.environment == "production" and self.operator_token == "dev-operator-token":

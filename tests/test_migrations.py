@@ -196,3 +196,42 @@ def test_0008_moves_each_agencys_key_into_agency_keys_and_back(scratch_engine: E
         assert (
             connection.execute(text("SELECT api_key_hash FROM agencies")).scalar_one() == "a" * 64
         )
+
+
+def test_0014_repairs_text_that_would_break_a_generator(scratch_engine: Engine) -> None:
+    """Controls removed, NFC, no overrides in names; texts inside the JSON too."""
+    agency_id, notice_id = uuid.uuid4(), uuid.uuid4()
+    with scratch_engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0011")
+        connection.execute(
+            text("INSERT INTO agencies (id, name) VALUES (:id, :name)"),
+            {"id": agency_id, "name": "Police\x01 du Nord\u202e"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO notices (id, agency_id, status, person_name, person_sex, "
+                "person_description, last_seen_lat, last_seen_lon, last_seen_at, "
+                "last_seen_place, radius_km, contact, language, decision_reason, texts) "
+                "VALUES (:id, :agency, 'rejected', :name, 'female', :description, 51.5, -0.12, "
+                "now(), 'Westminster', 5, '101', 'en', :reason, CAST(:texts AS jsonb))"
+            ),
+            {
+                "id": notice_id,
+                "agency": agency_id,
+                "name": "Ame\u0301lie\x1b[31m \u2066Chen",
+                "description": "Red coat\r\nblue hat\x85",
+                "reason": "Duplicate\x07",
+                "texts": '{"en": {"headline": "Missing\\u0001 child"}}',
+            },
+        )
+        command.upgrade(_alembic_config(connection), "0014")
+        assert connection.scalar(text("SELECT name FROM agencies")) == "Police du Nord"
+        row = connection.execute(
+            text("SELECT person_name, person_description, decision_reason, texts FROM notices")
+        ).one()
+        assert tuple(row) == (
+            "Amélie[31m Chen",
+            "Red coat\nblue hat",
+            "Duplicate",
+            {"en": {"headline": "Missing child"}},
+        )

@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from alerts.fields import Request
+from alerts.fields import Name, Request, Verbatim
 from alerts.notices.schemas import _AGENCY_ID_EXAMPLE, _OPERATOR_ID_EXAMPLE
 from kit.models import (
     AgencyKey,
@@ -27,7 +27,7 @@ from kit.models import (
 class AgencyCreate(Request):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Thames Valley Police"}]})
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class AgencyCreated(BaseModel):
@@ -59,13 +59,15 @@ Email = Annotated[
 ]
 
 # NIST SP 800-63B: length, not composition rules; spaces are kept, as typed.
-Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=12, max_length=256)]
-
-GivenPassword = Annotated[
-    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=256)
+Password = Annotated[
+    str, StringConstraints(strip_whitespace=False, min_length=12, max_length=256), Verbatim()
 ]
 
-DisplayName = Annotated[str, Field(min_length=1, max_length=200)]
+GivenPassword = Annotated[
+    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=256), Verbatim()
+]
+
+DisplayName = Annotated[Name, Field(min_length=1, max_length=200)]
 
 
 class OperatorLogin(Request):
@@ -232,7 +234,7 @@ class AgencyKeyCreate(Request):
     scopes: list[KeyScope] = Field(
         min_length=1, max_length=len(KeyScope), description="What the key may do"
     )
-    label: str | None = Field(None, min_length=1, max_length=100)
+    label: Name | None = Field(None, min_length=1, max_length=100)
     expires_at: Annotated[AwareDatetime, AfterValidator(future)] | None = Field(
         None, description="The key stops working then; none: until revoked"
     )
@@ -298,7 +300,7 @@ class KeyRotation(Request):
     overlap_hours: float = Field(
         24, ge=0, le=720, description="How long the old key keeps working (default 24 h)"
     )
-    label: str | None = Field(None, min_length=1, max_length=100)
+    label: Name | None = Field(None, min_length=1, max_length=100)
 
 
 class KeyRotated(BaseModel):

@@ -8,6 +8,7 @@ validation needs lxml anyway, and one parser is less to configure safely than tw
 Mapping then decides what hexcast can take: a public missing-person alert whose areas have a
 circle or polygon. Everything is pure: no database, no HTTP; the service applies the result."""
 
+import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -49,6 +50,7 @@ from alerts.cap.messages import (
     _Model,
     qualified,
 )
+from alerts.fields import stored_text
 from alerts.notices.schemas import NoticeCreate, NoticeUpdate
 from kit.models import CapStatus
 
@@ -208,18 +210,36 @@ def parse_polygon(text: str, *, area: str) -> tuple[tuple[float, float], ...]:
     return points
 
 
-def parse_circle(text: str, *, area: str) -> CapCircle:
-    """CAP circle: "lat,lon radius", the radius in kilometres. A radius of 0 is CAP's way to
-    give a point; a point reaches no device, so it is refused rather than widened silently."""
+def _circle_parts(text: str, *, area: str) -> tuple[tuple[float, float], str]:
     try:
         centre, radius_text = text.split()
-        radius = float(radius_text)
     except ValueError:
         raise CapRejected(
             [f"area {area!r}: <circle> {text!r} is not 'latitude,longitude radius'"]
         ) from None
-    lat, lon = _point(centre, where=f"area {area!r}")
-    if not radius > 0:
+    return _point(centre, where=f"area {area!r}"), radius_text
+
+
+def parse_circle(text: str, *, area: str) -> CapCircle:
+    """CAP circle: "lat,lon radius", the radius in kilometres. A radius of 0 is CAP's way to
+    give a point; a point reaches no device, so it is refused rather than widened silently."""
+    (lat, lon), radius_text = _circle_parts(text, area=area)
+    try:
+        radius = float(radius_text)
+    except ValueError:
+        radius = math.nan
+    if not math.isfinite(radius):
+        raise CapRejected(
+            [f"area {area!r}: <circle> {text!r}: the radius {radius_text!r} is not a number"]
+        )
+    if radius < 0:
+        raise CapRejected(
+            [
+                f"area {area!r}: <circle> {text!r} has a negative radius; give the radius in "
+                "kilometres to alert within"
+            ]
+        )
+    if radius == 0:
         raise CapRejected(
             [
                 f"area {area!r}: <circle> {text!r} has radius 0, a point that reaches no "
@@ -244,11 +264,20 @@ def check_message(alert: CapAlert) -> None:
         problems.append(
             f"scope {alert.scope}: hexcast alerts the public, so it takes scope Public only"
         )
+    if alert.note:
+        try:
+            stored_text(alert.note)
+        except ValueError as error:
+            problems.append(f"<note> {error}")
     for name, value in (("identifier", alert.identifier), ("sender", alert.sender)):
         if len(value) > MAX_IDENTIFIER_CHARS:
             problems.append(f"<{name}> is longer than {MAX_IDENTIFIER_CHARS} characters")
         if _FORBIDDEN_IN_IDS & set(value):
             problems.append(f"<{name}> must not contain spaces, commas, '<' or '&'")
+        try:
+            stored_text(value)
+        except ValueError as error:
+            problems.append(f"<{name}> {error}")
     if alert.msg_type in ("Update", "Cancel") and not alert.references:
         problems.append(f"a {alert.msg_type} needs <references> naming the alert it changes")
     if alert.msg_type in ("Alert", "Update") and not alert.infos:
@@ -281,8 +310,9 @@ def _default_info(alert: CapAlert, language: str | None = None) -> CapInfo:
 
 
 def texts_of(alert: CapAlert) -> dict[str, dict[str, str]]:
-    """Every info block's wording, by language."""
+    """Every info block's wording, by language, under the text policy of every stored text."""
     texts = {}
+    problems = []
     for info in alert.infos:
         fields = {
             "event": info.event,
@@ -290,7 +320,17 @@ def texts_of(alert: CapAlert) -> dict[str, dict[str, str]]:
             "description": info.description,
             "instruction": info.instruction,
         }
-        texts[info.language] = {key: value for key, value in fields.items() if value}
+        text = {}
+        for key, value in fields.items():
+            if not value:
+                continue
+            try:
+                text[key] = stored_text(value)
+            except ValueError as error:
+                problems.append(f"info ({info.language}) <{key}>: {error}")
+        texts[info.language] = text
+    if problems:
+        raise CapRejected(problems)
     return texts
 
 
@@ -367,13 +407,14 @@ def _targets(
 
 
 def _first_circle_centre(info: CapInfo) -> tuple[float, float] | None:
+    """The centre of the first circle that has one, whatever its radius: a bad radius is
+    reported by _targets, and must not also make the last-seen point look missing."""
     for area in info.areas:
         for text in area.circles:
             try:
-                circle = parse_circle(text, area=area.description)
+                return _circle_parts(text, area=area.description)[0]
             except CapRejected:
                 continue  # _targets reports it
-            return circle.lat, circle.lon
     return None
 
 

@@ -17,6 +17,7 @@ from alerts.fields import (
     LanguageTag,
     Latitude,
     Longitude,
+    Name,
     PastTime,
     RadiusKm,
     Request,
@@ -34,7 +35,7 @@ from kit.models import (
 
 
 class Person(Request):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     age: int | None = Field(None, ge=0, le=130)
     sex: Sex
     description: str = Field(min_length=1, max_length=2000)

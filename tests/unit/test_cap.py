@@ -168,6 +168,10 @@ def test_one_circle_round_the_last_seen_place_is_a_radius_notice() -> None:
     ("area", "reason"),
     [
         ("<circle>10,20 0</circle>", "has radius 0, a point that reaches no device"),
+        ("<circle>10,20 -2</circle>", "has a negative radius"),
+        ("<circle>10,20 NaN</circle>", "the radius 'NaN' is not a number"),
+        ("<circle>10,20 -inf</circle>", "the radius '-inf' is not a number"),
+        ("<circle>10,20 wide</circle>", "the radius 'wide' is not a number"),
         ("<circle>10,20</circle>", "is not 'latitude,longitude radius'"),
         ("<circle>95,20 3</circle>", "outside latitude -90..90"),
         ("<circle>10,20 900</circle>", "less than or equal to 500"),
@@ -189,6 +193,35 @@ def test_areas_hexcast_cannot_target_are_refused_with_the_reason(area: str, reas
     )
     assert reason in detail
     assert "'The area'" in detail
+
+
+@pytest.mark.parametrize(("radius", "reason"), [("-2", "negative radius"), ("nan", "not a number")])
+def test_a_bad_radius_is_the_only_problem_of_a_circle_standing_for_the_last_seen_place(
+    radius: str, reason: str
+) -> None:
+    """The circle's centre is still the last-seen point: no second, misleading reason."""
+    detail = rejection(
+        with_info(PERSON + f"<area><areaDesc>Town</areaDesc><circle>10,20 {radius}</circle></area>")
+    )
+    assert reason in detail
+    assert "radius 0" not in detail and "lastSeenPoint" not in detail
+
+
+@pytest.mark.parametrize(
+    ("written", "source"),
+    [
+        ("<headline>Missing\u0085child</headline><description>Red coat.", "<headline>"),
+        ("<description>Red\u009bcoat.", "<description>"),
+    ],
+)
+def test_wording_follows_the_text_policy(written: str, source: str) -> None:
+    """XML has no C0 controls, but C1 controls pass the schema."""
+    document = with_info(
+        PERSON.replace("<description>Red coat.", written)
+        + "<area><areaDesc>Town</areaDesc><circle>10,20 3</circle></area>"
+    )
+    detail = rejection(document)
+    assert source in detail and "control characters" in detail
 
 
 def test_an_info_without_an_area_is_refused() -> None:
