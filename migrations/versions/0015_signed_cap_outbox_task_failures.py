@@ -1,7 +1,7 @@
 """agencies' CAP signing certificates, the outbox of task sends, and task failures
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-05 03:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0015'
-down_revision: str | None = '0011'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 suppressed; erasing a device leaves its deliveries and sightings without it
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-05 02:45:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0016'
-down_revision: str | None = '0011'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """devices: page space and vacuum settings for a table rewritten by location reports all day
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0016
 Create Date: 2026-12-05 03:00:00.000000
 
 Every location report writes a new version of its device's row (ten million devices reporting
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0017'
-down_revision: str | None = '0011'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
