@@ -170,13 +170,23 @@ def signing_identity() -> SigningIdentity:
 
 def signed(alert: Any) -> Any:
     """The alert element with hexcast's enveloped signature as its last child."""
+    return etree.fromstring(_signed_bytes(etree.tostring(alert)))
+
+
+# Alerts signed lately, by their unsigned bytes: the feed signs up to 50 alerts a request,
+# which mostly have not changed since the last one (4-9 ms a signature here).
+@lru_cache(maxsize=2048)
+def _signed_bytes(unsigned: bytes) -> bytes:
     identity = signing_identity()
     signer = XMLSigner(
         method=methods.enveloped,
         signature_algorithm=identity.method,
         digest_algorithm=DigestAlgorithm.SHA256,
     )
-    return signer.sign(alert, key=identity.key, cert=identity.cert_pem.decode())
+    alert = etree.fromstring(unsigned)
+    return bytes(
+        etree.tostring(signer.sign(alert, key=identity.key, cert=identity.cert_pem.decode()))
+    )
 
 
 def signed_document(alert: Any) -> bytes:
