@@ -262,9 +262,6 @@ def approve(
             raise DomainError(
                 f"the radius must be {service.MIN_RADIUS_KM}–{service.MAX_RADIUS_KM} km"
             ) from None
-        notice = session.get(Notice, notice_id)
-        if notice is not None and notice.target_areas:
-            approval = Approval()
         return notice_service.approve_notice(
             session, notice_id=notice_id, approval=approval, actor=login.actor
         )
@@ -390,7 +387,6 @@ def _agencies_with_secret(
 ) -> HTMLResponse:
     """The agencies page showing a new key once: it is not stored, so a reload loses it."""
     agencies, _ = account_repository.list_agencies(session, limit=200, offset=0)
-    session.flush()
     return render(
         request,
         "agencies.html",
