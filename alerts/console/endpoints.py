@@ -176,6 +176,7 @@ def queue_page(
         show=show,
         agencies=agencies,
         stats=service.live_stats(session, active),
+        sightings=service.sighting_counts(session, active),
     )
 
 

@@ -77,6 +77,13 @@ def live_stats(session: Session, notices: Sequence[Notice]) -> dict[uuid.UUID, D
     return {n.id: notice_service.delivery_stats(session, notice=n) for n in notices}
 
 
+def sighting_counts(session: Session, notices: Sequence[Notice]) -> dict[uuid.UUID, int]:
+    return {
+        n.id: device_repository.list_sightings(session, notice_id=n.id, limit=1, offset=0)[1]
+        for n in notices
+    }
+
+
 def clamp_radius(radius_km: float) -> float:
     return min(MAX_RADIUS_KM, max(MIN_RADIUS_KM, radius_km))
 
