@@ -108,9 +108,26 @@ def _see(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
+def _sign_in_form(request: Request, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """The sign-in page with a new CSRF token, in its form and in a cookie."""
+    token = service.new_sign_in_token()
+    response = render(
+        request, "sign_in.html", None, sign_in_token=token, status_code=status_code, **context
+    )
+    response.set_cookie(
+        service.SIGN_IN_COOKIE,
+        token,
+        path="/console/sign-in",
+        httponly=True,
+        secure=service.cookie_secure(),
+        samesite="strict",
+    )
+    return response
+
+
 @router.get("/sign-in")
 def sign_in_page(request: Request) -> HTMLResponse:
-    return render(request, "sign_in.html", None)
+    return _sign_in_form(request)
 
 
 @router.post("/sign-in")
@@ -119,20 +136,24 @@ def sign_in(
     session: SessionDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    if not service.sign_in_token_valid(request.cookies.get(service.SIGN_IN_COOKIE), csrf_token):
+        return _sign_in_form(
+            request,
+            error="The sign-in form had expired; please sign in again.",
+            email=email,
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
     try:
         _, login, token = account_service.log_in(session, email=email, password=password)
     except DomainError as error:
         session.rollback()
-        return render(
-            request,
-            "sign_in.html",
-            None,
-            error=error.detail,
-            email=email,
-            status_code=error.status_code,
+        return _sign_in_form(
+            request, error=error.detail, email=email, status_code=error.status_code
         )
     response = _see("/console")
+    response.delete_cookie(service.SIGN_IN_COOKIE, path="/console/sign-in")
     response.set_cookie(
         service.SESSION_COOKIE,
         token,
