@@ -92,6 +92,12 @@ def test_review_tune_the_radius_approve_and_watch_it_go_out(
     assert planned.status_code == 200, planned.text
 
     sign_in(page, console, "a@hexcast.example")
+    page.evaluate("window.sameDocument = true")
+    later = notice_body(lat=LAT, lon=LON)
+    later["person"]["name"] = "Sam Doe"
+    assert live_api.post("/v1/notices", json=later, headers=agency).status_code == 201
+    expect(page.get_by_role("link", name="Sam Doe")).to_be_visible(timeout=15_000)
+    assert page.evaluate("window.sameDocument") is True, "the queue was reloaded"
     shoot(page, "queue")
     page.get_by_role("link", name="Lily Chen").click()
     reach = page.locator("#reach")

@@ -9,10 +9,19 @@ import httpx
 from tests.helpers import PASSWORD, create_agency, create_operator, notice_body
 
 
+def _sign_in_token(api: httpx.Client) -> str:
+    form = api.get("/console/sign-in")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert match is not None
+    return match.group(1)
+
+
 def _sign_in(api: httpx.Client, email: str, password: str = PASSWORD) -> str:
     """Signs in; returns the CSRF token of the pages."""
     response = api.post(
-        "/console/sign-in", data={"email": email, "password": password}, follow_redirects=False
+        "/console/sign-in",
+        data={"email": email, "password": password, "csrf_token": _sign_in_token(api)},
+        follow_redirects=False,
     )
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/console"
@@ -33,10 +42,31 @@ def test_pages_need_a_sign_in_and_a_wrong_password_says_so(
         assert response.status_code == 303
         assert response.headers["location"] == "/console/sign-in"
     refused = api.post(
-        "/console/sign-in", data={"email": "a@hexcast.example", "password": "wrong password"}
+        "/console/sign-in",
+        data={
+            "email": "a@hexcast.example",
+            "password": "wrong password",
+            "csrf_token": _sign_in_token(api),
+        },
     )
     assert refused.status_code == 401
     assert "wrong email or password" in refused.text
+    assert "hexcast_console" not in api.cookies
+
+
+def test_a_sign_in_posted_from_elsewhere_is_refused(
+    api: httpx.Client, operator_headers: dict[str, str]
+) -> None:
+    """Without the form's token and its cookie (another site's form has neither), even the
+    right password signs nobody in."""
+    create_operator(api, operator_headers, "a@hexcast.example")
+
+    forged = api.post(
+        "/console/sign-in",
+        data={"email": "a@hexcast.example", "password": PASSWORD, "csrf_token": "guess"},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
     assert "hexcast_console" not in api.cookies
 
 

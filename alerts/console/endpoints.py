@@ -108,9 +108,26 @@ def _see(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
+def _sign_in_form(request: Request, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """The sign-in page with a new CSRF token, in its form and in a cookie."""
+    token = service.new_sign_in_token()
+    response = render(
+        request, "sign_in.html", None, sign_in_token=token, status_code=status_code, **context
+    )
+    response.set_cookie(
+        service.SIGN_IN_COOKIE,
+        token,
+        path="/console/sign-in",
+        httponly=True,
+        secure=service.cookie_secure(),
+        samesite="strict",
+    )
+    return response
+
+
 @router.get("/sign-in")
 def sign_in_page(request: Request) -> HTMLResponse:
-    return render(request, "sign_in.html", None)
+    return _sign_in_form(request)
 
 
 @router.post("/sign-in")
@@ -119,20 +136,24 @@ def sign_in(
     session: SessionDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    if not service.sign_in_token_valid(request.cookies.get(service.SIGN_IN_COOKIE), csrf_token):
+        return _sign_in_form(
+            request,
+            error="The sign-in form had expired; please sign in again.",
+            email=email,
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
     try:
         _, login, token = account_service.log_in(session, email=email, password=password)
     except DomainError as error:
         session.rollback()
-        return render(
-            request,
-            "sign_in.html",
-            None,
-            error=error.detail,
-            email=email,
-            status_code=error.status_code,
+        return _sign_in_form(
+            request, error=error.detail, email=email, status_code=error.status_code
         )
     response = _see("/console")
+    response.delete_cookie(service.SIGN_IN_COOKIE, path="/console/sign-in")
     response.set_cookie(
         service.SESSION_COOKIE,
         token,
@@ -176,6 +197,7 @@ def queue_page(
         show=show,
         agencies=agencies,
         stats=service.live_stats(session, active),
+        sightings=service.sighting_counts(session, active),
     )
 
 
@@ -262,9 +284,6 @@ def approve(
             raise DomainError(
                 f"the radius must be {service.MIN_RADIUS_KM}–{service.MAX_RADIUS_KM} km"
             ) from None
-        notice = session.get(Notice, notice_id)
-        if notice is not None and notice.target_areas:
-            approval = Approval()
         return notice_service.approve_notice(
             session, notice_id=notice_id, approval=approval, actor=login.actor
         )
@@ -390,7 +409,6 @@ def _agencies_with_secret(
 ) -> HTMLResponse:
     """The agencies page showing a new key once: it is not stored, so a reload loses it."""
     agencies, _ = account_repository.list_agencies(session, limit=200, offset=0)
-    session.flush()
     return render(
         request,
         "agencies.html",

@@ -4,6 +4,7 @@ login's token) and its CSRF token, the cover drawn on the map, and what the page
 import hashlib
 import hmac
 import math
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from kit.config import get_settings
 from kit.models import AuditEvent, CapStatus, ExpansionStep, Notice, NoticeStatus, Sighting
 
 SESSION_COOKIE = "hexcast_console"
+# Before a login exists, the sign-in form's CSRF token is a random value also set as this
+# cookie (double submit): another site can post the form but cannot read or set the cookie.
+SIGN_IN_COOKIE = "hexcast_console_sign_in"
 MIN_RADIUS_KM = 0.1
 MAX_RADIUS_KM = 500.0
 STANDARD_RADII_KM = (1.0, 3.0, 5.0, 10.0, 25.0, 50.0)
@@ -47,6 +51,14 @@ def csrf_token(session_token: str) -> str:
 
 def csrf_valid(session_token: str, supplied: str | None) -> bool:
     return supplied is not None and hmac.compare_digest(csrf_token(session_token), supplied)
+
+
+def new_sign_in_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def sign_in_token_valid(cookie: str | None, supplied: str | None) -> bool:
+    return bool(cookie and supplied) and hmac.compare_digest(str(cookie), str(supplied))
 
 
 def content_security_policy() -> str:
@@ -75,6 +87,13 @@ def queue(session: Session, *, show: str, limit: int = 100) -> dict[str, Sequenc
 
 def live_stats(session: Session, notices: Sequence[Notice]) -> dict[uuid.UUID, DeliveryStats]:
     return {n.id: notice_service.delivery_stats(session, notice=n) for n in notices}
+
+
+def sighting_counts(session: Session, notices: Sequence[Notice]) -> dict[uuid.UUID, int]:
+    return {
+        n.id: device_repository.list_sightings(session, notice_id=n.id, limit=1, offset=0)[1]
+        for n in notices
+    }
 
 
 def clamp_radius(radius_km: float) -> float:
