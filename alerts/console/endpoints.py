@@ -612,11 +612,11 @@ def install(app: FastAPI) -> None:
     ) -> Response:
         response = await call_next(request)
         if request.url.path.startswith("/console"):
-            response.headers.setdefault(
-                "Content-Security-Policy", service.content_security_policy()
-            )
+            # The console's own policy replaces the API's (which allows nothing) that the
+            # edge, further in, gave every response.
+            response.headers["Content-Security-Policy"] = service.content_security_policy()
+            response.headers["Referrer-Policy"] = "same-origin"
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
             if not request.url.path.startswith(("/console/static", "/console/vendor")):
                 response.headers.setdefault("Cache-Control", "no-store")
         return response
