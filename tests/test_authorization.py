@@ -69,6 +69,9 @@ AGENCY_OR_OPERATOR_ROUTES = [Call("GET", "/v1/notices/{notice}/cap")]
 DEVICE_ROUTES = [
     Call("PUT", "/v1/devices/me/location", LOCATION, ok=204),
     Call("POST", "/v1/notices/{notice}/sightings", SIGHTING, ok=201),
+    Call("GET", "/v1/devices/me"),
+    Call("PATCH", "/v1/devices/me", {"alerts_paused": True}),
+    Call("DELETE", "/v1/devices/me", ok=204),
 ]
 # Any operator: reviewers and admins. {pending} and {notice} belong to agency A.
 REVIEWER_ROUTES = [
@@ -131,6 +134,10 @@ PUBLIC_ROUTES = {
     ("GET", "/v1/feed/active.atom"),
     ("GET", "/v1/feed/notices/{notice_id}/cap"),
     ("GET", "/v1/cap/signing-certificate"),
+    ("GET", "/v1/feed/notices/{notice_id}"),
+    ("GET", "/app"),
+    ("GET", "/app/"),
+    ("GET", "/app/{name}"),
 }
 
 
