@@ -292,6 +292,7 @@ class Device(Base):
                 "fcm_token",
                 "locale",
                 "test_device",
+                "alerts_paused",
             ],
             postgresql_where=text("active"),
         ),

@@ -150,14 +150,15 @@ def test_registering_again_without_the_flag_leaves_the_test_audience(
 def test_selection_reads_the_covering_index_alone_for_either_audience(
     api: httpx.Client, test_devices_only: bool
 ) -> None:
-    """Selection stays an index-only scan: the covering index includes the test flag."""
+    """Selection stays an index-only scan: the covering index includes the test flag and the
+    pause flag, and every other column a claim reads."""
     for i in range(20):
         _place(api, f"device-{i}", test_device=i % 2 == 0)
     region = (Circle(CENTRE[0], CENTRE[1], 1_000),)
     query = select_recipients(
         region,
         cover_region(region),
-        columns=[Device.id, Device.fcm_token, Device.locale],
+        columns=[Device.id, Device.fcm_token, Device.locale, Device.alerts_paused],
         fresh_since=datetime.now(UTC) - timedelta(hours=1),
         test_devices_only=test_devices_only,
     )
