@@ -28,6 +28,17 @@ _UNDECODABLE = b'"the body could not be decoded"'
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
+# The interactive docs FastAPI serves load Swagger UI and ReDoc from jsDelivr, with inline
+# script and styles.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
+)
+
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
 HSTS = "max-age=31536000; includeSubDomains"
 
 
@@ -159,10 +170,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        own = {"Content-Security-Policy": DOCS_CSP} if scope["path"] in DOCS_PATHS else {}
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
+                for name, value in {**self.headers, **own}.items():
                     if name not in headers:
                         headers[name] = value
             await send(message)

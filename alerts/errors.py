@@ -59,11 +59,14 @@ class RateLimited(DomainError):
 
 
 def _json_safe(value: Any) -> Any:
-    """NaN and infinity (a body may say `NaN` or `1e400`) as strings: JSON has no such numbers."""
+    """NaN and infinity (a body may say `NaN` or `1e400`) as strings: JSON has no such numbers;
+    a lone surrogate (a body may say `\\ud800`) escaped: UTF-8 cannot carry it."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_json_safe(v) for v in value]
     return value

@@ -209,3 +209,24 @@ def test_security_headers_and_closed_cors(api: httpx.Client) -> None:
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_a_lone_surrogate_is_refused_and_echoed_escaped(
+    api: httpx.Client, agency_headers: dict[str, str]
+) -> None:
+    """JSON may escape a surrogate UTF-8 cannot carry; echoing it made the 422 itself a 500."""
+
+    def post(body: dict[str, object]) -> httpx.Response:
+        return api.post(
+            SUBMIT,
+            content=json.dumps(body).encode(),
+            headers={**agency_headers, "Content-Type": "application/json"},
+        )
+
+    body = notice_body()
+    body["person"]["name"] = "Lily\ud800"
+    assert error_at(post(body), "person", "name")
+    assert "\\ud800" in post(body).json()["detail"][0]["input"]
+    response = post({**notice_body(), "\udb0e": 1})
+    assert response.status_code == 422
+    assert "\\udb0e" in response.text

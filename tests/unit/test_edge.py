@@ -60,6 +60,14 @@ def test_a_page_keeps_its_own_content_security_policy() -> None:
     assert page.headers["x-frame-options"] == "DENY"
 
 
+def test_the_interactive_docs_may_load_swagger_ui() -> None:
+    app = FastAPI()
+    app.add_middleware(edge.SecurityHeaders, hsts=False)
+    policy = TestClient(app).get("/docs").headers["content-security-policy"]
+    assert "script-src 'unsafe-inline' https://cdn.jsdelivr.net" in policy
+    assert "frame-ancestors 'none'" in policy
+
+
 def test_hsts_only_when_asked() -> None:
     assert "strict-transport-security" not in _app(hsts=False).get("/api").headers
     assert _app(hsts=True).get("/api").headers["strict-transport-security"] == edge.HSTS
