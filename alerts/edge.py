@@ -183,15 +183,31 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _document_body_limit(app: FastAPI) -> None:
-    """Every operation can answer 413: the limit applies before routing."""
+def _document_edge_answers(app: FastAPI) -> None:
+    """Every operation can answer 413: the limit applies before routing. A 422 is either
+    the body's validation errors (a list) or a domain rule the valid body broke (a sentence,
+    as a webhook URL that resolves to a private address gets), always with a `code`."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = build()
+            invalid = document.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+            if invalid is not None:
+                detail = invalid["properties"]["detail"]
+                invalid["properties"] = {
+                    "detail": {"anyOf": [detail, {"type": "string"}], "title": "Detail"},
+                    "code": {"type": "string", "title": "Code"},
+                }
             for path in document["paths"].values():
                 for operation in path.values():
+                    unprocessable = operation["responses"].get("422")
+                    if unprocessable is not None and invalid is not None:
+                        unprocessable["content"] = {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/HTTPValidationError"}
+                            }
+                        }
                     operation["responses"].setdefault(
                         "413",
                         {
@@ -228,4 +244,4 @@ def install_edge(app: FastAPI) -> None:
         )
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
-    _document_body_limit(app)
+    _document_edge_answers(app)

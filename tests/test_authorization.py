@@ -135,9 +135,6 @@ PUBLIC_ROUTES = {
     ("GET", "/v1/feed/notices/{notice_id}/cap"),
     ("GET", "/v1/cap/signing-certificate"),
     ("GET", "/v1/feed/notices/{notice_id}"),
-    ("GET", "/app"),
-    ("GET", "/app/"),
-    ("GET", "/app/{name}"),
 }
 
 

@@ -78,7 +78,7 @@ def test_every_output_is_produced_and_valid_for_any_text_the_api_accepts(
     event(f"agency {created.status_code}")
     assume(created.status_code == 201)
     headers = {"X-API-Key": created.json()["api_key"]}
-    hook = api.put("/v1/webhook", json={"url": "https://agency.example/h"}, headers=headers)
+    hook = api.put("/v1/webhook", json={"url": "http://127.0.0.1:9/h"}, headers=headers)
     assert hook.status_code in (200, 201), hook.text
     body = notice_body(contact=contact)
     body["person"].update(name=name, description=description)

@@ -79,13 +79,14 @@ def _subject_modules(name: str) -> list[ModuleType]:
     ]
 
 
-# The operator console's pages (alerts/console) are HTML for browsers, not API operations.
-CONSOLE_PREFIX = "/console"
+# The operator console's pages (alerts/console) and the reference in-app client (alerts/app)
+# are HTML for browsers, not API operations.
+PAGE_PREFIXES = ("/console", "/app")
 
 
 def _served_routes() -> set[tuple[str, str]]:
     """The app's own routes and those of every router in a subject's endpoints module, but
-    the console's pages."""
+    the pages for browsers."""
     routes = list(create_app().routes)
     for module in _subject_modules("endpoints"):
         routers = [r for r in vars(module).values() if isinstance(r, APIRouter)]
@@ -95,7 +96,7 @@ def _served_routes() -> set[tuple[str, str]]:
     return {
         (method, route.path)
         for route in routes
-        if isinstance(route, APIRoute) and not route.path.startswith(CONSOLE_PREFIX)
+        if isinstance(route, APIRoute) and not route.path.startswith(PAGE_PREFIXES)
         for method in route.methods
     }
 

@@ -26,7 +26,8 @@ _HEADERS: Final = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter(tags=["app users"])
+# Pages for browsers, not API operations: left out of the OpenAPI document.
+router = APIRouter(tags=["app users"], include_in_schema=False)
 
 
 @router.get("/app", status_code=308, summary="Redirect to the in-app client")
