@@ -90,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     _create_database(args.database)
     _migrate()
     dsn = f"{LIBPQ_URL}/{args.database}"
-    keys = RUN_DIR / "device-keys.txt"
+    # Files named after the database, so that runs on different databases can overlap.
+    keys = RUN_DIR / f"{args.database}-device-keys.txt"
     load_s = _load_devices(dsn, keys, args.devices, now=started)
     phases: list[Phase] = []
     with _baseline_source(args.baseline_rev) as baseline_dir:
@@ -214,7 +215,7 @@ def _phase(
 ) -> Phase:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with _api(source, port, args.processes, name=f"api-{path}") as api_pid:
+    with _api(source, port, args.processes, name=f"{args.database}-api-{path}") as api_pid:
         _wrk(url, keys, WARMUP_S, args)
         before = _table_stats(dsn)
         backends = _backends(dsn)
@@ -314,7 +315,7 @@ def _wrk(
     microsecond per report, so each report is newer than any before it, in any run. With
     `--rate`, each connection waits between its requests (wrk's `delay`) so that all of them
     together send about that many. `sample` is called every SAMPLE_S seconds meanwhile."""
-    out = RUN_DIR / "wrk-summary.json"
+    out = RUN_DIR / f"{args.database}-wrk-summary.json"
     out.unlink(missing_ok=True)
     base_us = int((time.time() - 10) * 1e6)
     env = {**os.environ, "BENCH_INGEST_SUMMARY": str(out)}
