@@ -12,6 +12,14 @@ end
 
 local keys, next_key, sent, first_us, threads
 
+-- A soak's pace (bench.ingest --rate): each connection waits this long between requests.
+local delay_ms = tonumber(os.getenv("BENCH_INGEST_DELAY_MS"))
+if delay_ms then
+   function delay()
+      return delay_ms
+   end
+end
+
 function init(args)
    local path = args[1]
    first_us = tonumber(args[2])

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +51,7 @@ LIBPQ_URL = f"postgresql://hexcast@127.0.0.1:{PG_PORT}"
 BASELINE_REV = "20d19d2642608b9fe9d44fb36cd529eab6c2b00a"
 AREA = (49.9, 58.7, -6.4, 1.8)  # Great Britain's box: south, north, west, east
 WARMUP_S = 3
+SAMPLE_S = 5.0  # how often the API processes' memory is read during a phase
 SEED = 20_261_205
 LUA = Path(__file__).with_name("ingest.lua")
 
@@ -72,6 +73,8 @@ class Phase:
     api_cpu_us_per_report: float
     reports_per_api_core_s: float
     db_cpu_us_per_report: float | None  # None: a backend exited during the phase
+    api_rss_mb: float  # resident memory of all API processes at the end of the phase
+    api_rss_growth: float  # since the start of the timed phase (after the warm-up)
     table_growth_mb: float
     index_growth_mb: float
     load_average: tuple[float, float, float]
@@ -87,15 +90,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     _create_database(args.database)
     _migrate()
     dsn = f"{LIBPQ_URL}/{args.database}"
-    keys = RUN_DIR / "device-keys.txt"
+    # Files named after the database, so that runs on different databases can overlap.
+    keys = RUN_DIR / f"{args.database}-device-keys.txt"
     load_s = _load_devices(dsn, keys, args.devices, now=started)
     phases: list[Phase] = []
     with _baseline_source(args.baseline_rev) as baseline_dir:
         for run in range(1, args.runs + 1):
-            for name, source, seconds in (
-                ("baseline", baseline_dir, args.baseline_seconds),
-                ("current", ROOT, args.seconds),
-            ):
+            paths = [("baseline", baseline_dir, args.baseline_seconds)]
+            paths = [] if args.no_baseline else paths
+            for name, source, seconds in [*paths, ("current", ROOT, args.seconds)]:
                 phase = _phase(name, run, source, dsn, keys, seconds, args)
                 log(
                     f"run {run} {name}: {phase.reports_per_s:,.0f} reports/s, p99 "
@@ -140,6 +143,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--rate", type=float, help="reports/s to send in all (a soak); default: as fast as served"
+    )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="time the current path only (a soak)"
+    )
     parser.add_argument("--baseline-rev", default=BASELINE_REV, help="git rev of the baseline")
     parser.add_argument("--database", default=BENCH_DB)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON, last")
@@ -206,14 +215,15 @@ def _phase(
 ) -> Phase:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with _api(source, port, args.processes, name=f"api-{path}") as api_pid:
+    with _api(source, port, args.processes, name=f"{args.database}-api-{path}") as api_pid:
         _wrk(url, keys, WARMUP_S, args)
         before = _table_stats(dsn)
         backends = _backends(dsn)
         cpu_before = cpu_seconds(api_pid)
         db_cpu_before = {pid: cpu_seconds(pid) for pid in backends}
         load = os.getloadavg()
-        result = _wrk(url, keys, seconds, args)
+        rss: list[float] = []
+        result = _wrk(url, keys, seconds, args, sample=lambda: rss.append(_rss_mb(api_pid)))
         api_cpu = cpu_seconds(api_pid) - cpu_before
         db_cpu = _backends_cpu(db_cpu_before)
     # The API's backends have exited, so the table's counters include every write.
@@ -238,6 +248,8 @@ def _phase(
         api_cpu_us_per_report=round(api_cpu / max(reports, 1) * 1e6, 1),
         reports_per_api_core_s=round(reports / max(api_cpu, 1e-9), 1),
         db_cpu_us_per_report=None if db_cpu is None else round(db_cpu / max(reports, 1) * 1e6, 1),
+        api_rss_mb=round(rss[-1], 1),
+        api_rss_growth=round(rss[-1] / rss[0] - 1, 3),
         table_growth_mb=round((after["table_bytes"] - before["table_bytes"]) / 2**20, 1),
         index_growth_mb=round((after["index_bytes"] - before["index_bytes"]) / 2**20, 1),
         load_average=load,
@@ -292,13 +304,24 @@ def _api(source: Path, port: int, processes: int, *, name: str) -> Iterator[int]
             process.wait()
 
 
-def _wrk(url: str, keys: Path, seconds: float, args: argparse.Namespace) -> dict[str, Any]:
+def _wrk(
+    url: str,
+    keys: Path,
+    seconds: float,
+    args: argparse.Namespace,
+    sample: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
     """One wrk run; its Lua script's summary. Report times start 10 s before now and step a
-    microsecond per report, so each report is newer than any before it, in any run."""
-    out = RUN_DIR / "wrk-summary.json"
+    microsecond per report, so each report is newer than any before it, in any run. With
+    `--rate`, each connection waits between its requests (wrk's `delay`) so that all of them
+    together send about that many. `sample` is called every SAMPLE_S seconds meanwhile."""
+    out = RUN_DIR / f"{args.database}-wrk-summary.json"
     out.unlink(missing_ok=True)
     base_us = int((time.time() - 10) * 1e6)
-    subprocess.run(
+    env = {**os.environ, "BENCH_INGEST_SUMMARY": str(out)}
+    if args.rate:
+        env["BENCH_INGEST_DELAY_MS"] = str(round(args.connections * 1000 / args.rate))
+    wrk = subprocess.Popen(
         [
             "wrk",
             "-t",
@@ -317,12 +340,35 @@ def _wrk(url: str, keys: Path, seconds: float, args: argparse.Namespace) -> dict
             str(base_us),
             str(args.threads),
         ],
-        check=True,
         stdout=subprocess.DEVNULL,
-        env={**os.environ, "BENCH_INGEST_SUMMARY": str(out)},
+        env=env,
     )
+    while True:
+        sample()
+        try:
+            wrk.wait(timeout=SAMPLE_S)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    if wrk.returncode != 0:
+        raise SystemExit(f"wrk exited with {wrk.returncode}")
     summary: dict[str, Any] = json.loads(out.read_text())
     return summary
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its children (the uvicorn supervisor and workers)."""
+    total_kb = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        if int(status.parent.name) == pid or int(fields.get("PPid", "0")) == pid:
+            total_kb += int(fields.get("VmRSS", "0 kB").split()[0])
+    return total_kb / 1024
 
 
 def _backends(dsn: str) -> list[int]:
@@ -364,7 +410,7 @@ def _summary(phases: Sequence[Phase], args: argparse.Namespace) -> dict[str, Any
 
     baseline = [p for p in phases if p.path == "baseline"]
     current = [p for p in phases if p.path == "current"]
-    ratios = [c.reports_per_s / b.reports_per_s for b, c in zip(baseline, current, strict=True)]
+    ratios = [c.reports_per_s / b.reports_per_s for b, c in zip(baseline, current, strict=False)]
     fields = (
         "reports_per_s",
         "p50_ms",
@@ -375,6 +421,8 @@ def _summary(phases: Sequence[Phase], args: argparse.Namespace) -> dict[str, Any
         "api_cpu_us_per_report",
         "reports_per_api_core_s",
         "db_cpu_us_per_report",
+        "api_rss_mb",
+        "api_rss_growth",
         "table_growth_mb",
         "index_growth_mb",
     )
@@ -386,9 +434,10 @@ def _summary(phases: Sequence[Phase], args: argparse.Namespace) -> dict[str, Any
         **{f"{path}_{f}": median(path, f) for path in ("baseline", "current") for f in fields},
         "baseline_errors": sum(p.errors + p.non_2xx for p in baseline),
         "current_errors": sum(p.errors + p.non_2xx for p in current),
-        "ratio": round(statistics.median(ratios), 2),
-        "ratio_low": round(min(ratios), 2),
-        "ratio_high": round(max(ratios), 2),
+        "rate": args.rate,
+        "ratio": round(statistics.median(ratios), 2) if ratios else None,
+        "ratio_low": round(min(ratios), 2) if ratios else None,
+        "ratio_high": round(max(ratios), 2) if ratios else None,
         "load_average_1min": [p.load_average[0] for p in phases],
     }
 
@@ -411,11 +460,16 @@ def _table(summary: dict[str, Any]) -> str:
         row("API CPU per report (µs)", "api_cpu_us_per_report", ",.0f"),
         row("reports/s per API core", "reports_per_api_core_s", ",.0f"),
         row("database backend CPU per report (µs)", "db_cpu_us_per_report", ",.0f"),
+        row("API processes' memory at the end (MB)", "api_rss_mb", ",.0f"),
+        row("its growth during the phase", "api_rss_growth", ".1%"),
         row("table growth (MB)", "table_growth_mb", ".1f"),
         row("index growth (MB)", "index_growth_mb", ".1f"),
-        f"| current / baseline, run by run | | {summary['ratio']:.1f}× "
-        f"({summary['ratio_low']:.1f}–{summary['ratio_high']:.1f}) |",
     ]
+    if summary["ratio"] is not None:
+        lines.append(
+            f"| current / baseline, run by run | | {summary['ratio']:.1f}× "
+            f"({summary['ratio_low']:.1f}–{summary['ratio_high']:.1f}) |"
+        )
     return "\n".join(lines)
 
 

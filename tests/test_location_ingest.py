@@ -5,6 +5,7 @@ import random
 import sys
 import threading
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,9 +15,10 @@ import pytest
 from sqlalchemy import text
 
 from geo.regions import Circle, cover_region, device_cell
+from geo.sphere import destination
 from kit.db import get_engine, session_scope
-from tests.conftest import Service, _free_port, wait_until
-from tests.helpers import notice_body, register_device
+from tests.conftest import Sandbox, Service, _free_port, wait_until
+from tests.helpers import notice_body, register_device, wait_for_dispatch
 
 PATH = "/v1/devices/me/location"
 
@@ -234,3 +236,72 @@ def test_a_claim_takes_each_devices_location_as_it_was_when_its_chunk_was_claime
     assert _stored("claim-leaving")["lat"] == pytest.approx(48.8584)
     assert claim() == ["claim-arriving"]
     assert claim() == []
+
+
+def test_a_broadcast_and_previews_stay_exact_while_reports_stream_in(
+    api: httpx.Client,
+    live_api: httpx.Client,
+    worker: Service,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    """Devices keep reporting (inside ones move about inside the circle, outside ones
+    outside it) while previews are taken and a broadcast runs: every preview counts the
+    devices inside, each of them gets exactly one push, no outside one any."""
+    centre, radius_m = (52.52, 13.405), 5_000.0
+    rng = random.Random(1919)
+    inside = {f"stream-in-{i}": register_device(api, f"stream-in-{i}") for i in range(300)}
+    outside = {f"stream-out-{i}": register_device(api, f"stream-out-{i}") for i in range(60)}
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    sent = [0]
+    stop = threading.Event()
+
+    def place(token: str, n: int) -> dict[str, Any]:
+        near = token in inside
+        distance = rng.uniform(0, radius_m - 500) if near else rng.uniform(8_000, 20_000)
+        lat, lon = destination(*centre, distance, rng.uniform(0, 360))
+        return _body(lat, lon, start + timedelta(milliseconds=n))
+
+    devices = {**inside, **outside}
+    for token, headers in devices.items():
+        assert api.put(PATH, headers=headers, json=place(token, 0)).status_code == 204
+
+    def stream(tokens: list[str]) -> None:
+        n = 1
+        while not stop.is_set():
+            for token in tokens:
+                response = live_api.put(PATH, headers=devices[token], json=place(token, n))
+                assert response.status_code == 204, response.text
+                sent[0] += 1
+            n += 1
+
+    reach = {"lat": centre[0], "lon": centre[1], "radii_km": [radius_m / 1000]}
+    tokens = sorted(devices)
+    with ThreadPoolExecutor(4) as pool:
+        streams = [pool.submit(stream, tokens[i::4]) for i in range(4)]
+        try:
+            wait_until(lambda: sent[0] >= 200, timeout=60, what="reports streaming")
+            for _ in range(3):
+                preview = api.post("/v1/operator/reach", json=reach, headers=operator_headers)
+                assert preview.json()["reach"][0]["devices"] == len(inside)
+            notice = api.post(
+                "/v1/notices",
+                json=notice_body(lat=centre[0], lon=centre[1], radius_km=radius_m / 1000),
+                headers=agency_headers,
+            ).json()
+            sent_at_approval = sent[0]
+            approved = api.post(
+                f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers
+            )
+            assert approved.status_code == 200, approved.text
+            wait_for_dispatch(api, operator_headers, notice["id"], timeout=120)
+            streamed_during_broadcast = sent[0] - sent_at_approval
+        finally:
+            stop.set()
+        for s in streams:
+            s.result()
+    received = Counter(m["message"]["token"] for m in sandbox.messages())
+    assert {t for t in inside if received[t] != 1} == set()
+    assert set(received) & set(outside) == set()
+    assert streamed_during_broadcast > 0
