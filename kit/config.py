@@ -1,15 +1,25 @@
 """One settings class for every process (API, worker, beat, scripts), from HEXCAST_* vars."""
 
 from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_PRODUCTION_SECRET_CHARS = 32
+
+GOOGLE_FCM_HOST = "fcm.googleapis.com"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEXCAST_", env_file=".env", extra="ignore")
 
-    environment: str = Field("development", description="development, test or production")
+    environment: Literal["development", "test", "production"] = Field(
+        "development",
+        description="Exactly one of these: a misspelt `Production` must not skip production's "
+        "checks.",
+    )
     database_url: str = "postgresql+psycopg://hexcast@127.0.0.1:54329/hexcast"
     broker_url: str = "redis://127.0.0.1:63799/0"
 
@@ -24,6 +34,12 @@ class Settings(BaseSettings):
         10,
         ge=1,
         description="Failed logins naming one email in any 15 minutes; more attempts get 429.",
+    )
+
+    metrics_token: str = Field(
+        "",
+        description="Bearer token /metrics requires; empty: /metrics is open in development "
+        "and test and absent in production.",
     )
 
     fcm_project_id: str = "hexcast-dev"
@@ -110,9 +126,27 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _no_default_secrets_in_production(self) -> "Settings":
-        if self.environment == "production" and self.operator_token == "dev-operator-token":
-            raise ValueError("HEXCAST_OPERATOR_TOKEN must be set in production")
+    def _no_development_settings_in_production(self) -> "Settings":
+        """Production starts only with its own secrets and Google's FCM: a sandbox endpoint
+        would send nobody's alerts, silently, and a short token can be guessed."""
+        if self.environment != "production":
+            return self
+        for name, secret in (
+            ("OPERATOR_TOKEN", self.operator_token),
+            ("METRICS_TOKEN", self.metrics_token),
+        ):
+            if secret and (secret.startswith("dev-") or len(secret) < MIN_PRODUCTION_SECRET_CHARS):
+                raise ValueError(
+                    f"HEXCAST_{name} must be empty (off) or a secret of at least "
+                    f"{MIN_PRODUCTION_SECRET_CHARS} characters in production, not the "
+                    "development default"
+                )
+        endpoint = urlsplit(self.fcm_endpoint)
+        if endpoint.scheme != "https" or endpoint.hostname != GOOGLE_FCM_HOST:
+            raise ValueError(
+                f"HEXCAST_FCM_ENDPOINT must be https://{GOOGLE_FCM_HOST} in production, "
+                f"not {self.fcm_endpoint}"
+            )
         return self
 
     @model_validator(mode="after")
