@@ -131,6 +131,12 @@ def agency_writer(caller: CallerDep) -> AgencyKey:
     return _agency_key_with(caller, KeyScope.NOTICES_WRITE)
 
 
+def webhook_manager(caller: CallerDep) -> AgencyKey:
+    """A key that may set or remove the agency's webhook: a key that only submits notices
+    must not redirect the agency's sightings."""
+    return _agency_key_with(caller, KeyScope.WEBHOOK_WRITE)
+
+
 def current_operator(caller: CallerDep) -> Operator:
     """Any operator, reviewer or admin."""
     _require(caller, Role.OPERATOR)
@@ -158,6 +164,8 @@ def current_device(caller: CallerDep) -> Device:
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
 
 AgencyWriter = Annotated[AgencyKey, Depends(agency_writer)]
+
+WebhookManager = Annotated[AgencyKey, Depends(webhook_manager)]
 
 CurrentDevice = Annotated[Device, Depends(current_device)]
 
