@@ -59,13 +59,22 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _without_echoed_structures(errors: Any) -> list[dict[str, Any]]:
+    """Validation errors without the inputs that are lists or objects: `loc` says where the
+    problem is, and echoing a refused structure would send a large body (20 polygons of
+    5,000 vertices: 4 MB) straight back, at the cost the limit was there to avoid."""
+    return [
+        {k: v for k, v in error.items() if k != "input" or not isinstance(v, list | dict)}
+        for error in errors
+    ]
+
+
 def install_error_handler(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _render_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler, except that an echoed non-finite input cannot make it fail.
-        return JSONResponse(
-            {"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422
-        )
+        errors = _without_echoed_structures(error.errors())
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
 
     @app.exception_handler(DomainError)
     async def _render(_: Request, error: DomainError) -> JSONResponse:

@@ -78,6 +78,24 @@ class Settings(BaseSettings):
     reach_tally_max_age_seconds: float = Field(
         600.0, gt=0, description="An older device tally is not used: previews count exactly."
     )
+    reach_min_devices_shown: int = Field(
+        10,
+        ge=0,
+        description="A reach preview reports a smaller count as `fewer_than` this, so that "
+        "no preview tells whether one particular phone is in an area.",
+    )
+    reach_min_area_km2: float = Field(
+        1.0, ge=0, description="Reach previews of a smaller area (radius or areas) get 422."
+    )
+    reach_min_window_hours: float = Field(
+        1.0,
+        ge=0,
+        description="Reach previews with a shorter location window get 422: a window of "
+        "seconds singles out the phone that just reported.",
+    )
+    reach_previews_per_minute: int = Field(
+        20, ge=1, description="Reach previews one operator may run in any minute; then 429."
+    )
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Pushes sent, then recorded.")
     chunk_recipients: int = Field(

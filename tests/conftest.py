@@ -477,6 +477,22 @@ def api(clean_db: None) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
+def counting_previews(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Reach previews that show every count, of any area, as often as a test asks: for tests
+    of counting a handful of devices. tests/test_reach_privacy.py keeps the production
+    limits."""
+    from kit.config import get_settings
+
+    monkeypatch.setenv("HEXCAST_REACH_MIN_DEVICES_SHOWN", "0")
+    monkeypatch.setenv("HEXCAST_REACH_MIN_AREA_KM2", "0")
+    monkeypatch.setenv("HEXCAST_REACH_PREVIEWS_PER_MINUTE", "100000")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def operator_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 

@@ -17,6 +17,9 @@ from kit.models import Device
 from tests.conftest import Sandbox, wait_until
 from tests.helpers import notice_body, report_location
 
+# These tests count a handful of devices; tests/test_reach_privacy.py keeps the limits.
+pytestmark = pytest.mark.usefixtures("counting_previews")
+
 CENTRE = (52.5200, 13.4050)
 
 
