@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -160,6 +160,14 @@ def current_device(caller: CallerDep) -> Device:
     assert caller.device is not None
     return caller.device
 
+
+def client_address(request: Request) -> str | None:
+    """The caller's address, for limits per client. Behind a proxy, run uvicorn with
+    --forwarded-allow-ips set to the proxy's address so that this is the client's."""
+    return request.client.host if request.client is not None else None
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
 
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
 

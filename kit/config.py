@@ -131,6 +131,20 @@ class Settings(BaseSettings):
     sightings_per_notice_hour: int = Field(
         5, ge=1, description="Sightings one device may send about one notice in any hour."
     )
+    sightings_per_client_hour: int = Field(
+        20,
+        ge=1,
+        description="Sightings all devices behind one client address may send in any hour.",
+    )
+    sightings_per_notice_minute: int = Field(
+        30, ge=1, description="Sightings of one notice all devices together may send a minute."
+    )
+    device_registrations_per_client_hour: int = Field(
+        20,
+        ge=1,
+        description="New devices (and takeover challenges) one client address may register "
+        "in any hour: a device costs an attacker something, so per-device limits hold.",
+    )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Per delivery attempt.")
     webhook_max_attempts: int = Field(8, ge=1, description="Attempts before an event fails.")
     webhook_retry_base_seconds: float = Field(

@@ -66,6 +66,9 @@ os.environ.update(
     HEXCAST_TALLY_INTERVAL_SECONDS="1",
     HEXCAST_RETRY_BASE_SECONDS="0.5",
     HEXCAST_RETRY_CAP_SECONDS="5",
+    # Every test's devices register from one in-process client; tests/test_device_abuse.py
+    # checks the production limit.
+    HEXCAST_DEVICE_REGISTRATIONS_PER_CLIENT_HOUR="1000000",
 )
 
 
