@@ -30,10 +30,16 @@ class Settings(BaseSettings):
     operator_session_hours: float = Field(
         12.0, gt=0, le=720, description="How long an operator login lasts."
     )
-    login_failures_allowed: int = Field(
-        10,
+    login_failures_free: int = Field(
+        5,
         ge=1,
-        description="Failed logins naming one email in any 15 minutes; more attempts get 429.",
+        description="Failed logins naming one email in 15 minutes before each further "
+        "attempt waits, 1 s after the newest failure and twice as long each time (429).",
+    )
+    login_client_failures_free: int = Field(
+        20,
+        ge=1,
+        description="The same for failed logins from one client address, whatever email.",
     )
 
     metrics_token: str = Field(
