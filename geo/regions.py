@@ -263,6 +263,13 @@ def area_m2(area: Mapping[str, Any]) -> float:
     )
 
 
+def vertex_count(area: Mapping[str, Any]) -> int:
+    """Positions of an API area's rings; a circle has none."""
+    if area["type"] == "circle":
+        return 0
+    return sum(len(ring) for polygon in _polygons(area["geometry"]) for ring in polygon)
+
+
 def area_bounds(area: Mapping[str, Any]) -> tuple[float, float, float, float]:
     """West, south, east and north of an API area, rounded to about 100 m: where it lies,
     for a record of what was asked (a circle's box ignores the antimeridian)."""

@@ -251,3 +251,29 @@ def test_a_maximal_area_request_is_refused_cheaply_or_answered_within_the_budget
 
     too_large = [{"type": "circle", "lat": 10.0 * k, "lon": 0, "radius_km": 500} for k in range(2)]
     assert "km2" in preview(too_large)().json()["detail"][0]["msg"]
+
+
+def test_notice_lists_summarise_the_areas_and_the_notice_gives_them_whole(
+    api: httpx.Client, agency_headers: dict[str, str], operator_headers: dict[str, str]
+) -> None:
+    """A list page once embedded every polygon of every notice (4 MB a page)."""
+    polygon = _jagged(59.9, 10.75, 1000, 0.5)
+    body = notice_body(lat=59.9, lon=10.75, areas=[polygon, OSLO_CIRCLE])
+    del body["radius_km"]
+    notice = api.post("/v1/notices", json=body, headers=agency_headers).json()
+
+    for url, headers in (
+        ("/v1/notices", agency_headers),
+        ("/v1/operator/notices", operator_headers),
+    ):
+        [listed] = api.get(url, headers=headers).json()["items"]
+        assert listed["areas"] is None
+        summaries = listed["area_summaries"]
+        assert [(s["type"], s["vertices"], s["radius_km"]) for s in summaries] == [
+            ("polygon", 1000, None),
+            ("circle", None, OSLO_CIRCLE["radius_km"]),
+        ]
+        west, south, east, north = summaries[0]["bounds"]
+        assert west < 10.75 < east and south < 59.9 < north
+    whole = api.get(f"/v1/notices/{notice['id']}", headers=agency_headers).json()
+    assert whole["areas"] == [polygon, OSLO_CIRCLE] and whole["area_summaries"] is None
