@@ -16,6 +16,8 @@ export HEXCAST_FCM_PROJECT_ID="${HEXCAST_FCM_PROJECT_ID:-hexcast-dev}"
 export HEXCAST_FCM_ENDPOINT="${HEXCAST_FCM_ENDPOINT:-http://127.0.0.1:$sandbox_port}"
 export HEXCAST_FCM_CREDENTIALS_FILE="${HEXCAST_FCM_CREDENTIALS_FILE:-$state/fcm-credentials.json}"
 export HEXCAST_API_URL="http://127.0.0.1:$api_port"
+# The demo registers all its devices from this machine's one address.
+export HEXCAST_DEVICE_REGISTRATIONS_PER_CLIENT_HOUR="${HEXCAST_DEVICE_REGISTRATIONS_PER_CLIENT_HOUR:-100000}"
 logs="$state/logs"
 
 scripts/bootstrap.sh
