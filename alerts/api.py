@@ -1,6 +1,8 @@
 """The FastAPI application."""
 
-from fastapi import FastAPI, Response
+import secrets
+
+from fastapi import FastAPI, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerts.accounts import endpoints as accounts
@@ -10,12 +12,13 @@ from alerts.cap import endpoints as cap
 from alerts.console import endpoints as console
 from alerts.devices import endpoints as devices
 from alerts.edge import install_edge
-from alerts.errors import install_error_handler
+from alerts.errors import NotFound, Unauthenticated, install_error_handler
 from alerts.expansion import endpoints as expansion
 from alerts.metrics import metrics_registry
 from alerts.notices import endpoints as notices
 from alerts.reach import endpoints as reach
 from alerts.webhooks import endpoints as webhooks
+from kit.config import get_settings
 from kit.logging import configure_logging
 
 DESCRIPTION = """
@@ -28,6 +31,7 @@ it does not replace them.
 
 
 def create_app() -> FastAPI:
+    settings = get_settings()  # a misconfigured production refuses to start, here
     configure_logging()
     app = FastAPI(title="hexcast", version="0.1.0", description=DESCRIPTION)
     install_error_handler(app)
@@ -65,9 +69,16 @@ def create_app() -> FastAPI:
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Text format"}},
     )
-    def metrics() -> Response:
+    def metrics(authorization: str = Header("")) -> Response:
         """Counted in the database at each scrape, so any API process reports the whole
-        service, workers included."""
+        service, workers included. With HEXCAST_METRICS_TOKEN set, only for that bearer
+        token; without it, absent in production."""
+        if settings.metrics_token:
+            expected = f"Bearer {settings.metrics_token}".encode()
+            if not secrets.compare_digest(authorization.encode(), expected):
+                raise Unauthenticated("/metrics needs the bearer token HEXCAST_METRICS_TOKEN")
+        elif settings.environment == "production":
+            raise NotFound("no /metrics without HEXCAST_METRICS_TOKEN in production")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

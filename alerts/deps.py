@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Depends, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -142,6 +142,12 @@ def agency_writer(caller: CallerDep) -> AgencyKey:
     return _agency_key_with(caller, KeyScope.NOTICES_WRITE)
 
 
+def webhook_manager(caller: CallerDep) -> AgencyKey:
+    """A key that may set or remove the agency's webhook: a key that only submits notices
+    must not redirect the agency's sightings."""
+    return _agency_key_with(caller, KeyScope.WEBHOOK_WRITE)
+
+
 def current_operator(caller: CallerDep) -> Operator:
     """Any operator, reviewer or admin."""
     _require(caller, Role.OPERATOR)
@@ -186,9 +192,19 @@ def _refuse_non_device(api_key: str | None, bearer: HTTPAuthorizationCredentials
     _require(caller, Role.DEVICE)
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address, for limits per client. Behind a proxy, run uvicorn with
+    --forwarded-allow-ips set to the proxy's address so that this is the client's."""
+    return request.client.host if request.client is not None else None
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
+
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
 
 AgencyWriter = Annotated[AgencyKey, Depends(agency_writer)]
+
+WebhookManager = Annotated[AgencyKey, Depends(webhook_manager)]
 
 CurrentDevice = Annotated[Device, Depends(current_device)]
 

@@ -72,6 +72,16 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _without_echoed_structures(errors: Any) -> list[dict[str, Any]]:
+    """Validation errors without the inputs that are lists or objects: `loc` says where the
+    problem is, and echoing a refused structure would send a large body (20 polygons of
+    5,000 vertices: 4 MB) straight back, at the cost the limit was there to avoid."""
+    return [
+        {k: v for k, v in error.items() if k != "input" or not isinstance(v, list | dict)}
+        for error in errors
+    ]
+
+
 # The database went away (stopped, restarting, unreachable, out of connections): the request
 # changed nothing (its transaction never committed) and may be sent again shortly.
 DATABASE_RETRY_AFTER_SECONDS = 5
@@ -103,7 +113,11 @@ def install_error_handler(app: FastAPI) -> None:
         non-finite input cannot make it fail, and that a body the edge could not decode is
         reported as such (the route saw a stand-in, see alerts.edge)."""
         problem = request.scope.get(BODY_PROBLEM)
-        errors = [problem] if problem is not None else jsonable_encoder(error.errors())
+        errors = (
+            [problem]
+            if problem is not None
+            else jsonable_encoder(_without_echoed_structures(error.errors()))
+        )
         return JSONResponse(
             {"detail": _json_safe(errors), "code": "invalid_request"}, status_code=422
         )

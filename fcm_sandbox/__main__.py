@@ -1,7 +1,9 @@
 """`python -m fcm_sandbox`: write dev credentials if needed, then serve the sandbox."""
 
 import argparse
+import ipaddress
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,8 +43,29 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "away still answer UNREGISTERED. Default: FCM's rules (INVALID_ARGUMENT for a "
         "malformed token, UNREGISTERED for an unknown one)",
     )
+    parser.add_argument(
+        "--inspect-token",
+        default=os.environ.get("FCM_SANDBOX_INSPECT_TOKEN") or None,
+        help="bearer token the /sandbox/ routes (messages, devices, faults) require "
+        "(default $FCM_SANDBOX_INSPECT_TOKEN); needed unless HOST is a loopback address",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.inspect_token is None and not _loopback(args.host):
+        parser.error(
+            f"--host {args.host} is reachable from other machines: set --inspect-token, or "
+            "every device token and message would be readable and faults open to anyone"
+        )
+    return args
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -61,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         credentials_file=args.credentials_out,
         max_messages=args.max_messages,
         accept_any_token=args.accept_any_token,
+        inspect_token=args.inspect_token,
     )
     log.info(
         "FCM sandbox for %s: send %s/v1/projects/%s/messages:send, token %s/token, "
@@ -70,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.project,
         base,
         base,
-        args.credentials_out or "(none: assertions decoded unverified)",
+        args.credentials_out or "(none: no token is granted)",
         "any accepted" if args.accept_any_token else "issued only (POST /sandbox/devices)",
     )
     serve(sandbox, host=args.host, port=args.port, access_log=args.access_log)

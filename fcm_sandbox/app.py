@@ -8,8 +8,9 @@ and benchmarks). The rest are Starlette routes, served through ASGI.
 
 import json
 import os
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -247,20 +248,40 @@ class _Handlers:
         )
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _inspection(handler: Handler, token: str | None) -> Handler:
+    """`handler` behind `Authorization: Bearer <token>` when the sandbox has an inspection
+    token: its routes show every device token and message, and inject faults."""
+    if token is None:
+        return handler
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(given, expected):
+            return JSONResponse({"error": "the sandbox's inspection token is needed"}, 401)
+        return await handler(request)
+
+    return guarded
+
+
 def create_sandbox(
     *,
     project_id: str,
     credentials_file: str | os.PathLike[str] | None = None,
     max_messages: int = DEFAULT_MAX_MESSAGES,
     accept_any_token: bool = False,
+    inspect_token: str | None = None,
 ) -> Sandbox:
     """Build the sandbox for `project_id`.
 
     Sends to a token or FID follow FCM's rules (see fcm_sandbox.devices) unless
     `accept_any_token`, which delivers to any token the sandbox did not issue.
 
-    Assertions signed by the key in `credentials_file` (if given) are signature-checked; others
-    are decoded unverified, so any service-account file pointed at the sandbox still works.
+    Only assertions signed by the key in `credentials_file` are granted tokens (none without
+    it). The `/sandbox/` routes need `inspect_token` as a bearer token when it is set.
     """
     keys: dict[str, ServiceAccountKey] = {}
     if credentials_file is not None:
@@ -271,19 +292,25 @@ def create_sandbox(
         DeviceRegistry(permissive=accept_any_token),
         keys,
     )
+    inspected: list[tuple[str, Handler, str]] = [
+        ("/sandbox/messages", handlers.list_messages, "GET"),
+        ("/sandbox/messages", handlers.reset_messages, "DELETE"),
+        ("/sandbox/stats", handlers.stats, "GET"),
+        ("/sandbox/devices", handlers.create_devices, "POST"),
+        ("/sandbox/devices", handlers.forget_devices, "DELETE"),
+        ("/sandbox/devices/{address}", handlers.get_device, "GET"),
+        ("/sandbox/devices/{address}/uninstall", handlers.uninstall_device, "POST"),
+        ("/sandbox/devices/{address}/rotate", handlers.rotate_device, "POST"),
+        ("/sandbox/faults", handlers.get_faults, "GET"),
+        ("/sandbox/faults", handlers.put_faults, "PUT"),
+        ("/sandbox/faults", handlers.reset_faults, "DELETE"),
+    ]
     routes: list[BaseRoute] = [
         Route("/token", handlers.token, methods=["POST"]),
-        Route("/sandbox/messages", handlers.list_messages, methods=["GET"]),
-        Route("/sandbox/messages", handlers.reset_messages, methods=["DELETE"]),
-        Route("/sandbox/stats", handlers.stats, methods=["GET"]),
-        Route("/sandbox/devices", handlers.create_devices, methods=["POST"]),
-        Route("/sandbox/devices", handlers.forget_devices, methods=["DELETE"]),
-        Route("/sandbox/devices/{address}", handlers.get_device, methods=["GET"]),
-        Route("/sandbox/devices/{address}/uninstall", handlers.uninstall_device, methods=["POST"]),
-        Route("/sandbox/devices/{address}/rotate", handlers.rotate_device, methods=["POST"]),
-        Route("/sandbox/faults", handlers.get_faults, methods=["GET"]),
-        Route("/sandbox/faults", handlers.put_faults, methods=["PUT"]),
-        Route("/sandbox/faults", handlers.reset_faults, methods=["DELETE"]),
+        *(
+            Route(path, _inspection(handler, inspect_token), methods=[method])
+            for path, handler, method in inspected
+        ),
         Route("/healthz", handlers.healthz, methods=["GET"]),
     ]
     return Sandbox(send=handlers.send, routes=Starlette(routes=routes))

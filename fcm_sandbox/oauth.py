@@ -1,7 +1,9 @@
 """The checks Google's token endpoint applies to a service account's JWT-bearer grant.
 
 google-auth signs the assertion with `aud` set to Google's token URL whatever the credential's
-`token_uri` says, so that audience is accepted besides the sandbox's own URL.
+`token_uri` says, so that audience is accepted besides the sandbox's own URL. Only assertions
+signed by a key the sandbox issued are granted: anyone who can reach it could otherwise mint
+tokens and send as hexcast.
 """
 
 from collections.abc import Collection, Mapping
@@ -32,11 +34,9 @@ class GrantError(ValueError):
 
 def _decode(
     assertion: str, keys: Mapping[str, ServiceAccountKey]
-) -> tuple[dict[str, Any], ServiceAccountKey | None]:
-    """Decode the JWT, verifying its RS256 signature when its `kid` is one of `keys`.
-
-    Returns the claims and the key that verified them (None when decoded unverified).
-    """
+) -> tuple[dict[str, Any], ServiceAccountKey]:
+    """Decode the JWT, verifying its RS256 signature with the key its `kid` names, which must
+    be one of `keys`. Returns the claims and that key."""
     try:
         header = jwt.get_unverified_header(assertion)
         if header.get("alg") != "RS256":
@@ -44,14 +44,13 @@ def _decode(
         kid = header.get("kid")
         key = keys.get(kid) if isinstance(kid, str) else None
         if key is None:
-            claims = jwt.decode(assertion, options={"verify_signature": False})
-        else:
-            claims = jwt.decode(
-                assertion,
-                key.public_key,
-                algorithms=["RS256"],
-                options={"verify_aud": False, "verify_exp": False, "verify_iat": False},
-            )
+            raise GrantError("invalid_grant", "Invalid JWT Signature.")
+        claims = jwt.decode(
+            assertion,
+            key.public_key,
+            algorithms=["RS256"],
+            options={"verify_aud": False, "verify_exp": False, "verify_iat": False},
+        )
     except jwt.InvalidSignatureError as exc:
         raise GrantError("invalid_grant", "Invalid JWT Signature.") from exc
     except jwt.InvalidTokenError as exc:
@@ -86,7 +85,7 @@ def check_grant(
     iss = claims.get("iss")
     if not isinstance(iss, str) or not iss:
         raise GrantError("invalid_grant", "Invalid JWT: iss claim missing.")
-    if key is not None and iss != key.client_email:
+    if iss != key.client_email:
         raise GrantError("invalid_grant", "Invalid grant: account not found")
     aud = claims.get("aud")
     if not isinstance(aud, str) or aud not in audiences:

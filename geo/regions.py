@@ -27,7 +27,7 @@ from shapely.geometry import shape as geojson_shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from geo.sphere import EARTH_RADIUS_M
+from geo.sphere import EARTH_RADIUS_M, circle_area_m2, ring_area_m2
 
 DEVICE_RESOLUTION = 15
 # Resolution-15 descendants of a cell reach up to ~1.05x its centre-to-vertex distance
@@ -271,6 +271,44 @@ def region_from_json(areas: Sequence[Mapping[str, Any]]) -> Region:
     if not region:
         raise InvalidArea("a region needs at least one area")
     return tuple(region)
+
+
+def _polygons(geometry: Mapping[str, Any]) -> list[Any]:
+    """A GeoJSON Polygon's or MultiPolygon's polygons, each a list of rings."""
+    coordinates = geometry["coordinates"]
+    return [coordinates] if geometry["type"] == "Polygon" else list(coordinates)
+
+
+def area_m2(area: Mapping[str, Any]) -> float:
+    """The area an API area (see region_from_json) covers: holes are not counted."""
+    if area["type"] == "circle":
+        return circle_area_m2(area["radius_km"] * 1000.0)
+    return sum(
+        max(0.0, ring_area_m2(outer) - sum(ring_area_m2(hole) for hole in holes))
+        for outer, *holes in _polygons(area["geometry"])
+    )
+
+
+def vertex_count(area: Mapping[str, Any]) -> int:
+    """Positions of an API area's rings; a circle has none."""
+    if area["type"] == "circle":
+        return 0
+    return sum(len(ring) for polygon in _polygons(area["geometry"]) for ring in polygon)
+
+
+def area_bounds(area: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """West, south, east and north of an API area, rounded to about 100 m: where it lies,
+    for a record of what was asked (a circle's box ignores the antimeridian)."""
+    if area["type"] == "circle":
+        dlat = math.degrees(area["radius_km"] * 1000.0 / EARTH_RADIUS_M)
+        dlon = dlat / max(math.cos(math.radians(area["lat"])), 1e-6)
+        west, south = area["lon"] - dlon, area["lat"] - dlat
+        east, north = area["lon"] + dlon, area["lat"] + dlat
+    else:
+        outer = [position for polygon in _polygons(area["geometry"]) for position in polygon[0]]
+        west, east = min(p[0] for p in outer), max(p[0] for p in outer)
+        south, north = min(p[1] for p in outer), max(p[1] for p in outer)
+    return (round(west, 3), round(south, 3), round(east, 3), round(north, 3))
 
 
 def _wrapped(shape: BaseGeometry) -> BaseGeometry:

@@ -30,6 +30,7 @@ SEND_TASKS = (
     "notifier.send_chunk",
     "notifier.send_deliveries",
     "notifier.follow_up",
+    "notifier.send_device_claim",
 )
 
 celery_app = Celery(

@@ -2,15 +2,25 @@
 
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_PRODUCTION_SECRET_CHARS = 32
+
+GOOGLE_FCM_HOST = "fcm.googleapis.com"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEXCAST_", env_file=".env", extra="ignore")
 
-    environment: str = Field("development", description="development, test or production")
+    environment: Literal["development", "test", "production"] = Field(
+        "development",
+        description="Exactly one of these: a misspelt `Production` must not skip production's "
+        "checks.",
+    )
     database_url: str = "postgresql+psycopg://hexcast@127.0.0.1:54329/hexcast"
     broker_url: str = "redis://127.0.0.1:63799/0"
     replica_database_url: str | None = Field(
@@ -27,10 +37,22 @@ class Settings(BaseSettings):
     operator_session_hours: float = Field(
         12.0, gt=0, le=720, description="How long an operator login lasts."
     )
-    login_failures_allowed: int = Field(
-        10,
+    login_failures_free: int = Field(
+        5,
         ge=1,
-        description="Failed logins naming one email in any 15 minutes; more attempts get 429.",
+        description="Failed logins naming one email in 15 minutes before each further "
+        "attempt waits, 1 s after the newest failure and twice as long each time (429).",
+    )
+    login_client_failures_free: int = Field(
+        20,
+        ge=1,
+        description="The same for failed logins from one client address, whatever email.",
+    )
+
+    metrics_token: str = Field(
+        "",
+        description="Bearer token /metrics requires; empty: /metrics is open in development "
+        "and test and absent in production.",
     )
 
     console_tile_url: str | None = Field(
@@ -112,6 +134,24 @@ class Settings(BaseSettings):
     reach_tally_max_age_seconds: float = Field(
         600.0, gt=0, description="An older device tally is not used: previews count exactly."
     )
+    reach_min_devices_shown: int = Field(
+        10,
+        ge=0,
+        description="A reach preview reports a smaller count as `fewer_than` this, so that "
+        "no preview tells whether one particular phone is in an area.",
+    )
+    reach_min_area_km2: float = Field(
+        1.0, ge=0, description="Reach previews of a smaller area (radius or areas) get 422."
+    )
+    reach_min_window_hours: float = Field(
+        1.0,
+        ge=0,
+        description="Reach previews with a shorter location window get 422: a window of "
+        "seconds singles out the phone that just reported.",
+    )
+    reach_previews_per_minute: int = Field(
+        20, ge=1, description="Reach previews one operator may run in any minute; then 429."
+    )
     notice_lifetime_hours: float = 72.0
     send_batch_size: int = Field(500, ge=1, le=500, description="Pushes sent, then recorded.")
     chunk_recipients: int = Field(
@@ -156,6 +196,20 @@ class Settings(BaseSettings):
     sightings_per_notice_hour: int = Field(
         5, ge=1, description="Sightings one device may send about one notice in any hour."
     )
+    sightings_per_client_hour: int = Field(
+        20,
+        ge=1,
+        description="Sightings all devices behind one client address may send in any hour.",
+    )
+    sightings_per_notice_minute: int = Field(
+        30, ge=1, description="Sightings of one notice all devices together may send a minute."
+    )
+    device_registrations_per_client_hour: int = Field(
+        20,
+        ge=1,
+        description="New devices (and takeover challenges) one client address may register "
+        "in any hour: a device costs an attacker something, so per-device limits hold.",
+    )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Per delivery attempt.")
     webhook_max_attempts: int = Field(8, ge=1, description="Attempts before an event fails.")
     webhook_retry_base_seconds: float = Field(
@@ -187,9 +241,27 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _no_default_secrets_in_production(self) -> "Settings":
-        if self.environment == "production" and self.operator_token == "dev-operator-token":
-            raise ValueError("HEXCAST_OPERATOR_TOKEN must be set in production")
+    def _no_development_settings_in_production(self) -> "Settings":
+        """Production starts only with its own secrets and Google's FCM: a sandbox endpoint
+        would send nobody's alerts, silently, and a short token can be guessed."""
+        if self.environment != "production":
+            return self
+        for name, secret in (
+            ("OPERATOR_TOKEN", self.operator_token),
+            ("METRICS_TOKEN", self.metrics_token),
+        ):
+            if secret and (secret.startswith("dev-") or len(secret) < MIN_PRODUCTION_SECRET_CHARS):
+                raise ValueError(
+                    f"HEXCAST_{name} must be empty (off) or a secret of at least "
+                    f"{MIN_PRODUCTION_SECRET_CHARS} characters in production, not the "
+                    "development default"
+                )
+        endpoint = urlsplit(self.fcm_endpoint)
+        if endpoint.scheme != "https" or endpoint.hostname != GOOGLE_FCM_HOST:
+            raise ValueError(
+                f"HEXCAST_FCM_ENDPOINT must be https://{GOOGLE_FCM_HOST} in production, "
+                f"not {self.fcm_endpoint}"
+            )
         return self
 
     @model_validator(mode="after")

@@ -86,10 +86,12 @@ class OperatorRole(enum.StrEnum):
 
 
 class KeyScope(enum.StrEnum):
-    """What an agency API key may do: read the agency's notices, or submit and end them."""
+    """What an agency API key may do: read the agency's notices, submit and end them, or
+    set where the agency's events (sightings with reporters' contacts) are sent."""
 
     NOTICES_READ = "notices:read"
     NOTICES_WRITE = "notices:write"
+    WEBHOOK_WRITE = "webhook:write"
 
 
 class ActorType(enum.StrEnum):
@@ -185,15 +187,37 @@ class OperatorSession(Base):
 
 
 class LoginFailure(Base):
-    """A failed operator login, by the email it named: the rows are the counter that slows
-    password guessing against one account."""
+    """A failed operator login, by the email it named, the client address it came from and
+    the known client (see OperatorKnownClient) it presented, if any: the rows are the
+    counters that slow password guessing against one account and from one client."""
 
     __tablename__ = "operator_login_failures"
-    __table_args__ = (Index("ix_operator_login_failures_email_at", "email", "failed_at"),)
+    __table_args__ = (
+        Index("ix_operator_login_failures_email_at", "email", "failed_at"),
+        Index("ix_operator_login_failures_client_at", "client", "failed_at"),
+        Index("ix_operator_login_failures_known_client_at", "known_client_id", "failed_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(254))
+    client: Mapped[str | None] = mapped_column(String(64))
+    known_client_id: Mapped[uuid.UUID | None] = mapped_column()
     failed_at: Mapped[datetime] = _now_column()
+
+
+class OperatorKnownClient(Base):
+    """A browser or program an operator logged in from before, holding a random token (stored
+    as its SHA-256): its logins are not slowed down by failures from anywhere else, so guessing
+    an operator's password cannot lock the operator out."""
+
+    __tablename__ = "operator_known_clients"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    operator_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _now_column()
 
 
 class Notice(Base):
@@ -307,6 +331,7 @@ class Device(Base):
             postgresql_where=text("active AND location IS NOT NULL"),
         ),
         Index("ix_devices_location", "location", postgresql_using="gist"),
+        Index("ix_devices_registered_from_created", "registered_from", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -324,10 +349,31 @@ class Device(Base):
     h3_cell: Mapped[int | None] = mapped_column(BigInteger)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     located_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The client address that registered the device: registrations are limited per client.
+    registered_from: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class DeviceClaim(Base):
+    """A challenge sent through FCM to a token that is registered already: whoever registers
+    it again must send the code back, which only the app holding the token received, before
+    the device (and its location) is handed over. The code is stored as its SHA-256."""
+
+    __tablename__ = "device_claims"
+    __table_args__ = (
+        Index("ix_device_claims_token_created", "fcm_token", "created_at"),
+        Index("ix_device_claims_client_created", "client", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    fcm_token: Mapped[str] = mapped_column(String(4096))
+    client: Mapped[str | None] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class DeviceTally(Base):
@@ -451,6 +497,7 @@ class Sighting(Base):
     __table_args__ = (
         Index("ix_sightings_notice_created", "notice_id", "created_at"),
         Index("ix_sightings_device_created", "device_id", "created_at"),
+        Index("ix_sightings_client_created", "client", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -465,6 +512,7 @@ class Sighting(Base):
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(String(200))
+    client: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now_column()
 
 
@@ -521,7 +569,11 @@ class AuditEvent(Base):
     lifecycle step and per account or key change, written in the same transaction."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_notice", "notice_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_events_notice", "notice_id", "id"),
+        # Reach previews per operator are limited by counting their audit rows.
+        Index("ix_audit_events_actor_action_at", "actor_id", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = _now_column()

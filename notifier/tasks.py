@@ -24,9 +24,9 @@ from geo.regions import CellRange, Region, cover_region, target_region
 from kit.celery import celery_app
 from kit.config import get_settings
 from kit.db import after_commit, session_scope
-from kit.models import ChunkStatus, Notice, NoticeStatus
+from kit.models import ChunkStatus, DeviceClaim, Notice, NoticeStatus
 from notifier import repository
-from notifier.channel import PushChannel, PushOutcome
+from notifier.channel import Push, PushChannel, PushOutcome
 from notifier.dispatch import cut_ranges, decode_ranges, encode_ranges
 from notifier.fcm_http import fcm_channel
 from notifier.firebase import fcm_send_url, make_firebase_app
@@ -459,3 +459,30 @@ def follow_up(notice_id: str, kind: str) -> int:
         after = batch[-1].delivery_id
     log.info("notifier.follow_up.done notice=%s kind=%s sent=%d", notice_id, kind, sent)
     return sent
+
+
+DEVICE_CLAIM_TITLE = "Confirm this app"
+DEVICE_CLAIM_BODY = "This app was registered again for missing-person alerts."
+
+
+@celery_app.task(name="notifier.send_device_claim")
+def send_device_claim(claim_id: str, code: str) -> bool:
+    """Send a device claim's code to its token, as data the app answers with (see
+    alerts.devices.service.register_device); a claim that expired or is gone is not sent.
+    Sent once: a lost one is asked for again by registering again."""
+    with session_scope() as session:
+        claim = session.get(DeviceClaim, uuid.UUID(claim_id))
+        if claim is None or claim.expires_at <= _now():
+            return False
+        token, expires_at = claim.fcm_token, claim.expires_at
+    push = Push(
+        token=token,
+        title=DEVICE_CLAIM_TITLE,
+        body=DEVICE_CLAIM_BODY,
+        data={"type": "device_claim", "code": code, "expires_at": expires_at.isoformat()},
+        collapse_key=f"device-claim-{claim_id}",
+        ttl_seconds=max(1, int((expires_at - _now()).total_seconds())),
+    )
+    [outcome] = get_channel().send([push])
+    log.info("notifier.device_claim.sent claim=%s ok=%s", claim_id, outcome.ok)
+    return outcome.ok

@@ -115,6 +115,9 @@ os.environ.update(
     HEXCAST_DAILY_ALERT_CAP="1000",
     # Beat erases stale locations every 2 s, so that a test sees it within one period.
     HEXCAST_LOCATION_PURGE_INTERVAL_SECONDS="2",
+    # Every test's devices register from one in-process client; tests/test_device_abuse.py
+    # checks the production limit.
+    HEXCAST_DEVICE_REGISTRATIONS_PER_CLIENT_HOUR="1000000",
 )
 
 
@@ -523,6 +526,22 @@ def api(clean_db: None) -> Iterator[httpx.Client]:
 
     with TestClient(create_app()) as client:
         yield client
+
+
+@pytest.fixture
+def counting_previews(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Reach previews that show every count, of any area, as often as a test asks: for tests
+    of counting a handful of devices. tests/test_reach_privacy.py keeps the production
+    limits."""
+    from kit.config import get_settings
+
+    monkeypatch.setenv("HEXCAST_REACH_MIN_DEVICES_SHOWN", "0")
+    monkeypatch.setenv("HEXCAST_REACH_MIN_AREA_KM2", "0")
+    monkeypatch.setenv("HEXCAST_REACH_PREVIEWS_PER_MINUTE", "100000")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

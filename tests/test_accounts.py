@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 
 from alerts.accounts.service import BOOTSTRAP_OPERATOR_ID
@@ -115,28 +116,37 @@ def _failed_logins(api: httpx.Client, email: str, count: int) -> None:
         assert wrong.status_code == 401, wrong.text
 
 
-def test_guessing_one_account_is_refused_after_the_allowed_failures(
-    api: httpx.Client, admin_headers: dict[str, str]
-) -> None:
-    create_operator(api, admin_headers, ANA)
-    allowed = get_settings().login_failures_allowed
-    _failed_logins(api, ANA, allowed)
-
-    refused = api.post("/v1/operator/login", json={"email": ANA, "password": PASSWORD})
-
-    assert refused.status_code == 429, refused.text
-    assert 14 * 60 < int(refused.headers["Retry-After"]) <= 15 * 60
-    # Another account is not slowed down by the guesses.
-    create_operator(api, admin_headers, "joao.silva@hexcast.example")
-    log_in(api, "joao.silva@hexcast.example")
-    # Once the oldest failure is older than the window, the right password works again.
+def _age_failures(seconds: int) -> None:
+    """Move every recorded failure `seconds` into the past, instead of waiting."""
     with session_scope() as session:
         session.execute(
             text(
-                "UPDATE operator_login_failures SET failed_at = failed_at - interval '15 minutes'"
-                " WHERE failed_at = (SELECT min(failed_at) FROM operator_login_failures)"
-            )
+                "UPDATE operator_login_failures"
+                " SET failed_at = failed_at - make_interval(secs => :s)"
+            ),
+            {"s": seconds},
         )
+
+
+def test_guessing_one_account_is_slowed_down_more_with_each_failure(
+    api: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    create_operator(api, admin_headers, ANA)
+    free = get_settings().login_failures_free
+    _failed_logins(api, ANA, free)
+
+    refused = api.post("/v1/operator/login", json={"email": ANA, "password": PASSWORD})
+    assert refused.status_code == 429, refused.text
+    assert int(refused.headers["Retry-After"]) == 1
+    # Another account is not slowed down by the guesses.
+    create_operator(api, admin_headers, "joao.silva@hexcast.example")
+    log_in(api, "joao.silva@hexcast.example")
+
+    _age_failures(1)
+    _failed_logins(api, ANA, 1)
+    again = api.post("/v1/operator/login", json={"email": ANA, "password": PASSWORD})
+    assert (again.status_code, again.headers["Retry-After"]) == (429, "2"), "the delay doubles"
+    _age_failures(2)
     log_in(api, ANA)
 
 
@@ -144,10 +154,7 @@ def test_failures_older_than_the_window_are_forgotten_whatever_email_they_named(
     api: httpx.Client,
 ) -> None:
     _failed_logins(api, "once@hexcast.example", 1)
-    with session_scope() as session:
-        session.execute(
-            text("UPDATE operator_login_failures SET failed_at = failed_at - interval '16 minutes'")
-        )
+    _age_failures(16 * 60)
 
     _failed_logins(api, "nobody@hexcast.example", 1)
 
@@ -158,7 +165,7 @@ def test_failures_older_than_the_window_are_forgotten_whatever_email_they_named(
 
 def test_unknown_emails_are_throttled_like_accounts(api: httpx.Client) -> None:
     nobody = "nobody@hexcast.example"
-    _failed_logins(api, nobody, get_settings().login_failures_allowed)
+    _failed_logins(api, nobody, get_settings().login_failures_free)
 
     refused = api.post("/v1/operator/login", json={"email": nobody, "password": "guess"})
 
@@ -169,13 +176,63 @@ def test_a_successful_login_clears_the_failures(
     api: httpx.Client, admin_headers: dict[str, str]
 ) -> None:
     create_operator(api, admin_headers, ANA)
-    allowed = get_settings().login_failures_allowed
-    _failed_logins(api, ANA, allowed - 1)
+    free = get_settings().login_failures_free
+    _failed_logins(api, ANA, free - 1)
     log_in(api, ANA)
 
-    _failed_logins(api, ANA, allowed - 1)
+    _failed_logins(api, ANA, free - 1)
 
     log_in(api, ANA)
+
+
+def test_ten_wrong_passwords_do_not_stop_the_right_one_from_a_known_client(
+    api: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    """Guessing from elsewhere slows the guesser, not the operator at a browser (or program)
+    they logged in from before."""
+    create_operator(api, admin_headers, ANA)
+    office = TestClient(api.app, client=("192.0.2.10", 40000))
+    first = office.post("/v1/operator/login", json={"email": ANA, "password": PASSWORD})
+    assert first.status_code == 200, first.text
+    assert first.json()["known_client"] == office.cookies["hexcast_known_client"]
+
+    attacker = TestClient(api.app, client=("203.0.113.9", 40000))
+    answers = []
+    for _ in range(10):
+        answers.append(
+            attacker.post("/v1/operator/login", json={"email": ANA, "password": "guess"})
+        )
+        _age_failures(1)  # the attacker waits out the shorter delays
+    assert {a.status_code for a in answers} == {401, 429}
+    assert (
+        attacker.post("/v1/operator/login", json={"email": ANA, "password": PASSWORD}).status_code
+        == 429
+    ), "the right password from an unknown client waits too"
+    fresh_browser = TestClient(api.app, client=("192.0.2.10", 40001))
+    assert (
+        fresh_browser.post(
+            "/v1/operator/login", json={"email": ANA, "password": PASSWORD}
+        ).status_code
+        == 429
+    ), "without the known-client cookie, the same address waits too"
+
+    by_cookie = office.post("/v1/operator/login", json={"email": ANA, "password": PASSWORD})
+    by_body = attacker.post(
+        "/v1/operator/login",
+        json={"email": ANA, "password": PASSWORD, "known_client": first.json()["known_client"]},
+    )
+    assert by_cookie.status_code == 200, by_cookie.text
+    assert by_body.status_code == 200, by_body.text
+    other = create_operator(api, admin_headers, "joao.silva@hexcast.example")
+    borrowed = attacker.post(
+        "/v1/operator/login",
+        json={
+            "email": other["email"],
+            "password": "guess",
+            "known_client": first.json()["known_client"],
+        },
+    )
+    assert borrowed.status_code == 401, "a known client counts for its own account only"
 
 
 def test_deactivating_an_operator_ends_their_sessions_and_logins(

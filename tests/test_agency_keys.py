@@ -102,6 +102,23 @@ def test_a_write_only_key_submits_and_ends_but_cannot_read(
     assert cancelled.json()["status"] == "cancelled"
 
 
+def test_only_a_key_with_the_webhook_scope_can_redirect_the_agencys_webhook(
+    api: httpx.Client, admin_headers: dict[str, str], agency_id: str
+) -> None:
+    """Sightings, with reporters' contacts, go to the webhook: a key that submits notices
+    must not be able to send them elsewhere."""
+    writer = {"X-API-Key": _issue(api, admin_headers, agency_id, READ, WRITE)["api_key"]}
+    manager = {"X-API-Key": _issue(api, admin_headers, agency_id, "webhook:write")["api_key"]}
+    hook = {"url": "https://agency.example/hook"}
+
+    redirected = api.put("/v1/webhook", json=hook, headers=writer)
+    assert redirected.status_code == 403, redirected.text
+    assert "webhook:write" in redirected.json()["detail"]
+    assert api.delete("/v1/webhook", headers=writer).status_code == 403
+    assert api.put("/v1/webhook", json=hook, headers=manager).status_code == 200
+    assert api.delete("/v1/webhook", headers=manager).status_code == 204
+
+
 def test_a_revoked_key_stops_at_once_and_the_agencys_other_keys_work_on(
     api: httpx.Client, admin_headers: dict[str, str], agency_id: str
 ) -> None:

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from geo.sphere import destination
 from tests.conftest import Sandbox, Service, drain, wait_until
@@ -173,6 +174,7 @@ def test_a_pending_or_rejected_notice_sends_nothing(
     assert sandbox.messages() == []
 
 
+@pytest.mark.usefixtures("counting_previews")
 def test_a_notice_reaches_only_devices_located_within_its_window(
     api: httpx.Client,
     worker: Service,
@@ -190,7 +192,9 @@ def test_a_notice_reaches_only_devices_located_within_its_window(
         headers=operator_headers,
         json={"lat": CENTRE[0], "lon": CENTRE[1], "radii_km": [5], "location_window_hours": 2},
     ).json()
-    assert preview["reach"] == [{"radius_km": 5, "devices": 1, "tallied_at": None}]
+    assert preview["reach"] == [
+        {"radius_km": 5, "devices": 1, "fewer_than": None, "tallied_at": None}
+    ]
 
     api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers)
     _wait_for_broadcast(api, operator_headers, notice["id"], 1)

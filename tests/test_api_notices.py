@@ -387,7 +387,9 @@ def test_registering_a_token_again_updates_the_device_and_replaces_its_key(
     assert _location_status(api, old_key) == 204
 
     second = api.post(
-        "/v1/devices", json={"fcm_token": "tok-A", "platform": "ios", "locale": "fr-FR"}
+        "/v1/devices",
+        json={"fcm_token": "tok-A", "platform": "ios", "locale": "fr-FR"},
+        headers=old_key,  # the app proves it holds the token (tests/test_device_abuse.py)
     )
 
     assert second.status_code == 200, second.text

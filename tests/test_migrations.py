@@ -45,6 +45,8 @@ HEXCAST_TABLES = {
     "operators",
     "operator_sessions",
     "operator_login_failures",
+    "operator_known_clients",
+    "device_claims",
     "audit_events",
     "device_tallies",
     "device_tally_state",

@@ -13,6 +13,9 @@ from kit.config import get_settings
 from tests.conftest import wait_until
 from tests.helpers import register_device, report_location
 
+# These tests count a handful of devices; tests/test_reach_privacy.py keeps the limits.
+pytestmark = pytest.mark.usefixtures("counting_previews")
+
 CENTRE = (-33.8688, 151.2093)
 
 
@@ -96,7 +99,7 @@ def test_a_large_areas_middle_is_counted_from_the_tally_beat_keeps_and_its_edge_
     wait_until(tallied_after_the_reports, timeout=30, what="beat to tally the devices reported")
     first = reach()
     assert first[50]["devices"] == 6, "the five in the middle and the one just inside the edge"
-    assert first[1] == {"radius_km": 1, "devices": 3, "tallied_at": None}, (
+    assert first[1] == {"radius_km": 1, "devices": 3, "fewer_than": None, "tallied_at": None}, (
         "a small area holds no whole tally cell: counted device by device"
     )
 
@@ -125,6 +128,6 @@ def test_a_large_areas_middle_is_counted_from_the_tally_beat_keeps_and_its_edge_
     monkeypatch.setenv("HEXCAST_TALLY_INTERVAL_SECONDS", "0.0001")
     monkeypatch.setenv("HEXCAST_REACH_TALLY_MAX_AGE_SECONDS", "0.001")
     get_settings.cache_clear()
-    assert reach()[50] == {"radius_km": 50, "devices": 5, "tallied_at": None}, (
+    assert reach()[50] == {"radius_km": 50, "devices": 5, "fewer_than": None, "tallied_at": None}, (
         "a tally older than the limit (beat stopped) is not used: every device counted now"
     )

@@ -2,13 +2,22 @@
 antimeridian, unions of circles and polygons. Devices inside get one pop-up each, devices in
 a hole or outside none, and the reach preview counts exactly the same devices."""
 
+import json
+import math
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from alerts.notices.areas import AREA_COST_VERTICES, MAX_AREAS, MAX_REQUEST_VERTICES
 from tests.conftest import Sandbox, wait_until
 from tests.helpers import notice_body, register_device, report_location
+
+# These tests count a handful of devices; tests/test_reach_privacy.py keeps the limits.
+pytestmark = pytest.mark.usefixtures("counting_previews")
 
 # A square in central Paris with a square hole; lon/lat as GeoJSON has them.
 OUTER = [[2.30, 48.84], [2.38, 48.84], [2.38, 48.88], [2.30, 48.88], [2.30, 48.84]]
@@ -188,3 +197,83 @@ def test_the_reach_preview_wants_circles_or_areas(
     ):
         response = api.post("/v1/operator/reach", headers=operator_headers, json=body)
         assert response.status_code == 422, body
+
+
+def _jagged(lat: float, lon: float, vertices: int, radius_deg: float) -> dict[str, Any]:
+    """A star-shaped polygon: every vertex is on its boundary, none can be simplified away."""
+    ring = []
+    for i in range(vertices - 1):
+        angle = 2 * math.pi * i / (vertices - 1)
+        r = radius_deg * (1.0 if i % 2 == 0 else 0.6)
+        ring.append(
+            [lon + r * math.cos(angle) / math.cos(math.radians(lat)), lat + r * math.sin(angle)]
+        )
+    ring.append(ring[0])
+    return {"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def _cpu_seconds(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    """The response, and the CPU this process (the in-process API) spent on it."""
+    started = time.process_time()
+    response = call()
+    return response, time.process_time() - started
+
+
+def test_a_maximal_area_request_is_refused_cheaply_or_answered_within_the_budget(
+    api: httpx.Client, operator_headers: dict[str, str]
+) -> None:
+    """20 polygons of 5,000 vertices once took 3-6 s of CPU per preview; the complexity
+    budget refuses them before any is parsed, and the costliest requests it accepts (about
+    0.2 s of CPU, docs/benchmarks.md) stay well within a second even on a loaded machine."""
+    _place_devices(api)
+    headers = {**operator_headers, "Content-Type": "application/json"}
+
+    def preview(areas: list[Any]) -> Callable[[], httpx.Response]:
+        body = json.dumps({"areas": areas})  # serialized before the clock starts
+        return lambda: api.post("/v1/operator/reach", headers=headers, content=body)
+
+    attack = [_jagged(10.0, -60.0 + 2 * k, 5000, 0.5) for k in range(MAX_AREAS)]
+    refused, refused_cpu = _cpu_seconds(preview(attack))
+    assert refused.status_code == 422, refused.text[:300]
+    assert "too complex" in refused.json()["detail"][0]["msg"]
+    assert len(refused.content) < 1000, "the refused areas are not echoed back"
+    assert refused_cpu < 0.6, f"{refused_cpu:.2f} s of CPU"
+
+    one_big = [_jagged(59.9, 10.75, MAX_REQUEST_VERTICES - AREA_COST_VERTICES, 1.0)]
+    many_small = [
+        _jagged(59.9 + k * 0.05, 10.75, 5, 0.02)
+        for k in range(MAX_REQUEST_VERTICES // (AREA_COST_VERTICES + 5))
+    ]
+    for areas in (one_big, many_small):
+        answered, cpu = _cpu_seconds(preview(areas))
+        assert answered.status_code == 200, answered.text[:300]
+        assert cpu < 0.6, f"{cpu:.2f} s of CPU"
+
+    too_large = [{"type": "circle", "lat": 10.0 * k, "lon": 0, "radius_km": 500} for k in range(2)]
+    assert "km2" in preview(too_large)().json()["detail"][0]["msg"]
+
+
+def test_notice_lists_summarise_the_areas_and_the_notice_gives_them_whole(
+    api: httpx.Client, agency_headers: dict[str, str], operator_headers: dict[str, str]
+) -> None:
+    """A list page once embedded every polygon of every notice (4 MB a page)."""
+    polygon = _jagged(59.9, 10.75, 1000, 0.5)
+    body = notice_body(lat=59.9, lon=10.75, areas=[polygon, OSLO_CIRCLE])
+    del body["radius_km"]
+    notice = api.post("/v1/notices", json=body, headers=agency_headers).json()
+
+    for url, headers in (
+        ("/v1/notices", agency_headers),
+        ("/v1/operator/notices", operator_headers),
+    ):
+        [listed] = api.get(url, headers=headers).json()["items"]
+        assert listed["areas"] is None
+        summaries = listed["area_summaries"]
+        assert [(s["type"], s["vertices"], s["radius_km"]) for s in summaries] == [
+            ("polygon", 1000, None),
+            ("circle", None, OSLO_CIRCLE["radius_km"]),
+        ]
+        west, south, east, north = summaries[0]["bounds"]
+        assert west < 10.75 < east and south < 59.9 < north
+    whole = api.get(f"/v1/notices/{notice['id']}", headers=agency_headers).json()
+    assert whole["areas"] == [polygon, OSLO_CIRCLE] and whole["area_summaries"] is None

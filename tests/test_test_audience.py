@@ -17,10 +17,16 @@ from kit.models import Device
 from tests.conftest import Sandbox, wait_until
 from tests.helpers import notice_body, report_location
 
+# These tests count a handful of devices; tests/test_reach_privacy.py keeps the limits.
+pytestmark = pytest.mark.usefixtures("counting_previews")
+
 CENTRE = (52.5200, 13.4050)
 
 
-def _register(api: httpx.Client, token: str, *, test_device: bool) -> dict[str, str]:
+def _register(
+    api: httpx.Client, token: str, *, test_device: bool, key: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`key`: the device's current key, which proves the app holds a registered token."""
     response = api.post(
         "/v1/devices",
         json={
@@ -29,6 +35,7 @@ def _register(api: httpx.Client, token: str, *, test_device: bool) -> dict[str, 
             "locale": "en-GB",
             "test_device": test_device,
         },
+        headers=key,
     )
     assert response.status_code in (200, 201), response.text
     return {"X-Device-Key": response.json()["device_key"]}
@@ -127,7 +134,8 @@ def test_the_reach_preview_counts_the_audience_of_each_cap_status(
 def test_registering_again_without_the_flag_leaves_the_test_audience(
     api: httpx.Client, reviewer_headers: dict[str, str]
 ) -> None:
-    _place(api, "phone", test_device=True)
+    key = _register(api, "phone", test_device=True)
+    report_location(api, key, *CENTRE)
     body = {"lat": CENTRE[0], "lon": CENTRE[1], "radii_km": [1], "cap_status": "Test"}
     assert (
         api.post("/v1/operator/reach", json=body, headers=reviewer_headers).json()["reach"][0][
@@ -136,7 +144,7 @@ def test_registering_again_without_the_flag_leaves_the_test_audience(
         == 1
     )
 
-    _register(api, "phone", test_device=False)
+    _register(api, "phone", test_device=False, key=key)
 
     assert (
         api.post("/v1/operator/reach", json=body, headers=reviewer_headers).json()["reach"][0][

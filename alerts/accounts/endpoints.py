@@ -1,8 +1,9 @@
 """Operator login and accounts, agencies and their API keys."""
 
 import uuid
+from datetime import timedelta
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Cookie, Query, Response, status
 
 from alerts.accounts import repository, service
 from alerts.accounts.schemas import (
@@ -22,8 +23,20 @@ from alerts.accounts.schemas import (
     OperatorUpdate,
     PasswordChange,
 )
-from alerts.deps import AdminOnly, CurrentOperator, OperatorActor, OperatorOnly, SessionDep
+from alerts.deps import (
+    AdminOnly,
+    ClientAddress,
+    CurrentOperator,
+    OperatorActor,
+    OperatorOnly,
+    SessionDep,
+)
 from alerts.fields import MAX_OFFSET, error_responses
+from kit.config import get_settings
+
+KNOWN_CLIENT_COOKIE = "hexcast_known_client"
+
+KNOWN_CLIENT_LIFETIME = timedelta(days=365)
 
 router = APIRouter(prefix="/v1/operator", tags=["operator accounts"])
 key_router = APIRouter(
@@ -40,14 +53,38 @@ agency_router = APIRouter(prefix="/v1/operator", tags=["operators"], dependencie
     responses=error_responses(401, 429),
     summary="Log in with email and password; returns a bearer session token",
 )
-def log_in(data: OperatorLogin, session: SessionDep) -> OperatorSessionOut:
+def log_in(
+    data: OperatorLogin,
+    session: SessionDep,
+    response: Response,
+    client: ClientAddress,
+    cookie: str | None = Cookie(None, alias=KNOWN_CLIENT_COOKIE),
+) -> OperatorSessionOut:
     """The token is shown in this response only and works until `expires_at`
     (HEXCAST_OPERATOR_SESSION_HOURS) or logout. A wrong email or password is the same 401.
-    After HEXCAST_LOGIN_FAILURES_ALLOWED failures naming one email in 15 minutes, logins as
-    it are refused with 429 and `Retry-After` until the oldest failure is 15 minutes old."""
-    operator, login, token = service.log_in(session, email=data.email, password=data.password)
+    After HEXCAST_LOGIN_FAILURES_FREE failures naming one email in 15 minutes (or
+    HEXCAST_LOGIN_CLIENT_FAILURES_FREE from one address), each further attempt must wait
+    1 s after the newest failure, twice as long after each more, up to 15 minutes: 429 with
+    `Retry-After`. A known client (`known_client`, or its cookie) of the account is counted
+    on its own, so its right password works while the account is guessed at elsewhere."""
+    known = data.known_client or cookie
+    operator, login, token = service.log_in(
+        session, email=data.email, password=data.password, client=client, known_client=known
+    )
+    remembered = service.remember_client(session, operator=operator, known_client=known)
+    response.set_cookie(
+        KNOWN_CLIENT_COOKIE,
+        remembered,
+        max_age=int(KNOWN_CLIENT_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=get_settings().environment == "production",
+    )
     return OperatorSessionOut(
-        token=token, expires_at=login.expires_at, operator=OperatorOut.from_operator(operator)
+        token=token,
+        known_client=remembered,
+        expires_at=login.expires_at,
+        operator=OperatorOut.from_operator(operator),
     )
 
 

@@ -13,6 +13,7 @@ from kit.models import (
     AgencyKey,
     LoginFailure,
     Operator,
+    OperatorKnownClient,
     OperatorRole,
     OperatorSession,
 )
@@ -111,26 +112,75 @@ def lock_logins(session: Session, email: str) -> datetime:
     return now
 
 
-def recent_login_failures(
-    session: Session, *, email: str, since: datetime, limit: int
-) -> list[datetime]:
-    """When the newest failed logins naming `email` after `since` happened, newest first."""
-    query = select(LoginFailure.failed_at).where(
-        LoginFailure.email == email, LoginFailure.failed_at > since
+def lock_login_client(session: Session, client: str) -> None:
+    """Logins from one client address wait for each other, as lock_logins does per email."""
+    session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext("operator-login-client:" + client)))
     )
+
+
+def recent_login_failures(
+    session: Session,
+    *,
+    since: datetime,
+    limit: int,
+    email: str | None = None,
+    client: str | None = None,
+    known_client_id: uuid.UUID | None = None,
+) -> list[datetime]:
+    """When the newest failed logins after `since` happened, newest first: those of a known
+    client, or else those from unknown clients naming `email` or from `client`."""
+    query = select(LoginFailure.failed_at).where(LoginFailure.failed_at > since)
+    if known_client_id is not None:
+        query = query.where(LoginFailure.known_client_id == known_client_id)
+    else:
+        query = query.where(LoginFailure.known_client_id.is_(None))
+    if email is not None:
+        query = query.where(LoginFailure.email == email)
+    if client is not None:
+        query = query.where(LoginFailure.client == client)
     return list(session.scalars(query.order_by(LoginFailure.failed_at.desc()).limit(limit)))
 
 
-def add_login_failure(session: Session, *, email: str, forget_before: datetime) -> None:
+def add_login_failure(
+    session: Session,
+    *,
+    email: str,
+    client: str | None,
+    known_client_id: uuid.UUID | None,
+    forget_before: datetime,
+) -> None:
     """Count a failed login, and forget every failure older than `forget_before`, whatever
     email it named: guesses spread over many emails, each named once, would otherwise stay
     forever. The table holds one window of failures, so the sweep is short."""
     session.execute(delete(LoginFailure).where(LoginFailure.failed_at < forget_before))
-    session.add(LoginFailure(email=email))
+    session.add(LoginFailure(email=email, client=client, known_client_id=known_client_id))
 
 
-def forget_login_failures(session: Session, *, email: str) -> None:
-    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+def forget_login_failures(
+    session: Session, *, email: str, client: str | None, known_client_id: uuid.UUID | None
+) -> None:
+    """A successful login forgets the failures of its own client only: guesses from
+    elsewhere keep their delay."""
+    query = delete(LoginFailure).where(LoginFailure.email == email)
+    if known_client_id is not None:
+        query = query.where(LoginFailure.known_client_id == known_client_id)
+    elif client is not None:
+        query = query.where(LoginFailure.client == client, LoginFailure.known_client_id.is_(None))
+    session.execute(query)
+
+
+def known_client(session: Session, token_hash: str) -> OperatorKnownClient | None:
+    return session.scalar(
+        select(OperatorKnownClient).where(OperatorKnownClient.token_hash == token_hash)
+    )
+
+
+def add_known_client(session: Session, *, operator_id: uuid.UUID, token_hash: str) -> None:
+    session.add(
+        OperatorKnownClient(id=uuid.uuid4(), operator_id=operator_id, token_hash=token_hash)
+    )
+    session.flush()
 
 
 def agency_name_taken(session: Session, name: str) -> bool:

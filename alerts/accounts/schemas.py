@@ -79,6 +79,14 @@ class OperatorLogin(Request):
 
     email: Email
     password: GivenPassword
+    known_client: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="The `known_client` of an earlier login of this account (browsers send "
+        "the hexcast_known_client cookie instead): its logins are not slowed down by failed "
+        "logins from elsewhere",
+    )
 
 
 _OPERATOR_EXAMPLE: dict[str, Any] = {
@@ -127,6 +135,10 @@ class OperatorSessionOut(BaseModel):
     )
 
     token: str = Field(description="Shown once; send it as `Authorization: Bearer <token>`")
+    known_client: str = Field(
+        description="Keep it and send it with later logins (also set as the "
+        "hexcast_known_client cookie): they stay possible while others guess the password"
+    )
     expires_at: datetime
     operator: OperatorOut
 

@@ -6,6 +6,7 @@ import secrets
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,10 +31,11 @@ from kit.models import (
     AgencyKey,
     KeyScope,
     Operator,
+    OperatorKnownClient,
     OperatorRole,
     OperatorSession,
 )
-from kit.ratelimit import seconds_until_allowed
+from kit.ratelimit import progressive_wait
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ BOOTSTRAP_EMAIL = "bootstrap"
 KEY_PREFIX_CHARS = 12
 
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+
+# Failures past the free ones that are read: 2**10 s is past the window already.
+LOGIN_DOUBLINGS = 11
 
 
 def operator_actor(operator: Operator, session_id: uuid.UUID | None = None) -> Actor:
@@ -122,23 +127,42 @@ def update_operator(
     return operator
 
 
-def log_in(session: Session, *, email: str, password: str) -> tuple[Operator, OperatorSession, str]:
+def log_in(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    client: str | None = None,
+    known_client: str | None = None,
+) -> tuple[Operator, OperatorSession, str]:
     """A new session and its bearer token, which is returned here and never again.
 
-    After `login_failures_allowed` failures naming the email in LOGIN_FAILURE_WINDOW, even
-    the right password is refused (429) until the oldest of them leaves the window: at the
-    default, under a thousand guesses a day at any one account. Unknown emails count alike,
-    so the answer does not tell which accounts exist."""
-    since = _limit_logins(session, email)
+    Guessing is slowed, not locked out: after `login_failures_free` failures naming the
+    email in LOGIN_FAILURE_WINDOW (or `login_client_failures_free` from the client address),
+    each further attempt waits 1 s after the newest failure, twice as long after each more,
+    at most the window (429 with Retry-After, before the password is checked). A
+    `known_client` token (remember_client) of the account's operator is counted on its own:
+    its right password is accepted while guesses from elsewhere slow everyone else down.
+    Unknown emails count alike, so the answer does not tell which accounts exist."""
     operator = repository.operator_by_email(session, email)
+    known = _known_client(session, known_client, operator)
+    since = _limit_logins(session, email=email, client=client, known=known)
     stored = operator.password_hash if operator is not None and operator.active else None
     if not verify_password(password, stored) or operator is None:
-        log.warning("alerts.operator.login_failed email=%r", email)
+        log.warning("alerts.operator.login_failed email=%r client=%s", email, client)
         # Its own transaction: the 401 rolls the request's back, and the failure must count.
         with session_scope() as counting:
-            repository.add_login_failure(counting, email=email, forget_before=since)
+            repository.add_login_failure(
+                counting,
+                email=email,
+                client=client,
+                known_client_id=known.id if known is not None else None,
+                forget_before=since,
+            )
         raise Unauthenticated("wrong email or password")
-    repository.forget_login_failures(session, email=email)
+    repository.forget_login_failures(
+        session, email=email, client=client, known_client_id=known.id if known else None
+    )
     now = datetime.now(UTC)
     repository.end_sessions(session, operator_id=operator.id, expired_before=now)
     token, token_hash = new_secret("hxo")
@@ -150,23 +174,63 @@ def log_in(session: Session, *, email: str, password: str) -> tuple[Operator, Op
     )
     session.add(login)
     session.flush()
-    audit_service.record(session, operator_actor(operator, login.id), "operator.login")
+    audit_service.record(
+        session,
+        operator_actor(operator, login.id),
+        "operator.login",
+        client=client,
+        known_client=known is not None,
+    )
     return operator, login, token
 
 
-def _limit_logins(session: Session, email: str) -> datetime:
-    """Raise RateLimited while the email has used up its failures; returns where the window
+def remember_client(session: Session, *, operator: Operator, known_client: str | None) -> str:
+    """The token that makes the caller a known client of the operator: the one it sent if
+    it is the operator's already, else a new one (stored as its hash)."""
+    if _known_client(session, known_client, operator) is not None:
+        assert known_client is not None
+        return known_client
+    token, token_hash = new_secret("hxk")
+    repository.add_known_client(session, operator_id=operator.id, token_hash=token_hash)
+    return token
+
+
+def _known_client(
+    session: Session, token: str | None, operator: Operator | None
+) -> OperatorKnownClient | None:
+    """The known client `token` stands for, if it is `operator`'s."""
+    if token is None or operator is None:
+        return None
+    known = repository.known_client(session, hash_secret(token))
+    return known if known is not None and known.operator_id == operator.id else None
+
+
+def _limit_logins(
+    session: Session, *, email: str, client: str | None, known: OperatorKnownClient | None
+) -> datetime:
+    """Raise RateLimited while the attempt must wait (see log_in); returns where the window
     of failures that count starts."""
-    limit = get_settings().login_failures_allowed
+    settings = get_settings()
     now = repository.lock_logins(session, email)
     since = now - LOGIN_FAILURE_WINDOW
-    failures = repository.recent_login_failures(session, email=email, since=since, limit=limit)
-    wait = seconds_until_allowed(failures, limit=limit, window=LOGIN_FAILURE_WINDOW, now=now)
-    if wait is not None:
-        log.warning("alerts.operator.login_throttled email=%r retry_after_s=%d", email, wait)
-        raise RateLimited(
-            f"at most {limit} failed logins to one account in 15 minutes", retry_after_s=wait
+    counters: list[tuple[int, dict[str, Any]]]
+    if known is not None:
+        counters = [(settings.login_failures_free, {"known_client_id": known.id})]
+    else:
+        counters = [(settings.login_failures_free, {"email": email})]
+        if client is not None:
+            repository.lock_login_client(session, client)
+            counters.append((settings.login_client_failures_free, {"client": client}))
+    for free, which in counters:
+        failures = repository.recent_login_failures(
+            session, since=since, limit=free + LOGIN_DOUBLINGS, **which
         )
+        wait = progressive_wait(failures, free=free, window=LOGIN_FAILURE_WINDOW, now=now)
+        if wait is not None:
+            log.warning("alerts.operator.login_throttled email=%r retry_after_s=%d", email, wait)
+            raise RateLimited(
+                "too many failed logins: wait before trying again", retry_after_s=wait
+            )
     return since
 
 

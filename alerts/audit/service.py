@@ -3,6 +3,7 @@ transaction as the change itself."""
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -10,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from alerts.audit import repository
 from alerts.audit.schemas import AuditEventOut, AuditPage
+from alerts.errors import RateLimited
 from kit.models import (
     ActorType,
     AuditEvent,
     Notice,
 )
+from kit.ratelimit import seconds_until_allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,20 @@ def record(
             details=to_jsonable_python(details),
         )
     )
+
+
+def limit_actions(
+    session: Session, actor: Actor, action: str, *, limit: int, window: timedelta, what: str
+) -> None:
+    """Raise RateLimited when the actor has recorded `limit` `action`s in the window; the
+    audit log is the counter. Call before recording the action, in the same transaction."""
+    now = repository.lock_actions(session, actor_id=actor.id, action=action)
+    times = repository.recent_action_times(
+        session, actor_id=actor.id, action=action, since=now - window, limit=limit
+    )
+    wait = seconds_until_allowed(times, limit=limit, window=window, now=now)
+    if wait is not None:
+        raise RateLimited(f"at most {limit} {what}", retry_after_s=wait)
 
 
 def notice_audit(session: Session, *, notice: Notice, limit: int, offset: int) -> AuditPage:

@@ -130,7 +130,7 @@ def cover(session: Session, *, notice: Notice, radius_km: float | None) -> dict[
     """The reach for the radius (every field of the reach preview, as its API gives it) and
     the H3 cells the broadcast would use, inside and boundary apart, as map polygons."""
     radius = None if notice.target_areas else clamp_radius(radius_km or notice.radius_km or 1)
-    reach = reach_service.reach_preview(session, query=reach_query(notice, radius)).reach[0]
+    reach = reach_service.count_reach(session, query=reach_query(notice, radius)).reach[0]
     if notice.target_areas:
         region = region_from_json(notice.target_areas)
     else:
@@ -159,7 +159,7 @@ def standard_reach(session: Session, notice: Notice) -> dict[str, list[dict[str,
     radii = [*STANDARD_RADII_KM, notice.radius_km, *steps]
     query = reach_query(notice, None).model_copy(update={"radii_km": radii})
     reach = [
-        r.model_dump(mode="json") for r in reach_service.reach_preview(session, query=query).reach
+        r.model_dump(mode="json") for r in reach_service.count_reach(session, query=query).reach
     ]
     n = len(STANDARD_RADII_KM)
     return {"standard": reach[:n], "own": reach[n : n + 1], "steps": reach[n + 1 :]}

@@ -3,13 +3,14 @@ lists agencies and operators read."""
 
 import uuid
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.accounts.credentials import hash_secret
 from alerts.deps import (
     AgencyNotice,
+    ClientAddress,
     CurrentDevice,
     DeviceKeyHash,
     OperatorNotice,
@@ -18,6 +19,7 @@ from alerts.deps import (
 )
 from alerts.devices import service
 from alerts.devices.schemas import (
+    ClaimSent,
     DeviceOut,
     DevicePreferences,
     DeviceRegistered,
@@ -40,18 +42,35 @@ sighting_router = APIRouter(tags=["sightings"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=DeviceRegistered,
-    responses={200: {"model": DeviceRegistered, "description": "Token already known: updated"}},
+    response_model=DeviceRegistered | ClaimSent,
+    responses={
+        200: {"model": DeviceRegistered, "description": "Token known, holder proven: updated"},
+        202: {"model": ClaimSent, "description": "Token known: a claim code was sent to it"},
+        **error_responses(403, 429),
+    },
     summary="Register an FCM token (or update the device that has it)",
 )
 def register_device(
-    data: DeviceRegistration, session: SessionDep, response: Response
-) -> DeviceRegistered:
-    """201 for a new device, 200 when the token was known; either way a new device key."""
-    device_id, device_key, created = service.register_device(session, data=data)
-    if not created:
+    data: DeviceRegistration,
+    session: SessionDep,
+    response: Response,
+    client: ClientAddress,
+    device_key: str | None = Header(None, alias="X-Device-Key"),
+) -> DeviceRegistered | ClaimSent:
+    """201 for a new device with its key. A token registered already is handed over only to
+    the app that holds it: with the device's current `X-Device-Key`, or with `claim_code`,
+    the code of the `device_claim` data message (`data.type`, `data.code`) that a
+    registration without proof makes hexcast send to the token (202); then 200 with a new
+    key, and the old key stops working. A wrong or expired code is 403. New devices and
+    claims are limited per client address (HEXCAST_DEVICE_REGISTRATIONS_PER_CLIENT_HOUR;
+    429 with Retry-After)."""
+    outcome = service.register_device(session, data=data, client=client, device_key=device_key)
+    if isinstance(outcome, service.ClaimPending):
+        response.status_code = status.HTTP_202_ACCEPTED
+        return ClaimSent(expires_at=outcome.expires_at)
+    if not outcome.created:
         response.status_code = status.HTTP_200_OK
-    return DeviceRegistered(device_id=device_id, device_key=device_key)
+    return DeviceRegistered(device_id=outcome.device_id, device_key=outcome.device_key)
 
 
 @router.put(
@@ -187,12 +206,19 @@ def erase_device(session: SessionDep, device: CurrentDevice) -> None:
     summary="Report a sighting of an active notice's person (devices)",
 )
 def report_sighting(
-    notice_id: uuid.UUID, data: SightingCreate, session: SessionDep, device: CurrentDevice
+    notice_id: uuid.UUID,
+    data: SightingCreate,
+    session: SessionDep,
+    device: CurrentDevice,
+    client: ClientAddress,
 ) -> SightingOut:
     """Only an active notice takes sightings; any other is 404. A device may send a few per
-    hour about one notice and a few more over all notices; beyond that, 429 with
-    Retry-After."""
-    sighting = service.report_sighting(session, device=device, notice_id=notice_id, data=data)
+    hour about one notice and a few more over all notices, all devices behind one client
+    address a few dozen an hour, and all devices together a few dozen a minute about one
+    notice; beyond that, 429 with Retry-After."""
+    sighting = service.report_sighting(
+        session, device=device, notice_id=notice_id, data=data, client=client
+    )
     return SightingOut.from_sighting(sighting)
 
 

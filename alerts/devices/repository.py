@@ -3,14 +3,14 @@
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, delete, func, literal_column, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from kit.models import (
     Device,
+    DeviceClaim,
     Platform,
     Sighting,
 )
@@ -77,17 +77,18 @@ def _array_text(values: Iterable[object]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def upsert_device(
+def insert_device(
     session: Session,
     *,
     fcm_token: str,
     platform: Platform,
     locale: str,
     credential_hash: str,
-    test_device: bool = False,
-) -> tuple[uuid.UUID, bool]:
-    """Register a token, or update the device that already has it. Returns (id, created):
-    PostgreSQL's `xmax` is 0 on a freshly inserted row and set on one the upsert updated."""
+    test_device: bool,
+    registered_from: str | None,
+) -> uuid.UUID | None:
+    """Register a new token; None when a device has it already (a concurrent registration
+    of the same token included), which is never updated here."""
     values = insert(Device).values(
         id=uuid.uuid4(),
         fcm_token=fcm_token,
@@ -96,20 +97,58 @@ def upsert_device(
         credential_hash=credential_hash,
         active=True,
         test_device=test_device,
+        registered_from=registered_from,
     )
-    upsert = values.on_conflict_do_update(
-        index_elements=[Device.fcm_token],
-        set_={
-            "platform": values.excluded.platform,
-            "locale": values.excluded.locale,
-            "credential_hash": values.excluded.credential_hash,
-            "active": True,
-            "test_device": values.excluded.test_device,
-            "updated_at": func.now(),
-        },
+    inserted = values.on_conflict_do_nothing(index_elements=[Device.fcm_token])
+    device_id: uuid.UUID | None = session.scalar(inserted.returning(Device.id))
+    return device_id
+
+
+def device_by_token_for_update(session: Session, fcm_token: str) -> Device | None:
+    return session.scalar(
+        select(Device).where(Device.fcm_token == fcm_token).with_for_update(key_share=True)
     )
-    row: Any = session.execute(upsert.returning(Device.id, literal_column("xmax = 0"))).one()
-    return row[0], bool(row[1])
+
+
+def add_claim(
+    session: Session, *, fcm_token: str, client: str | None, code_hash: str, expires_at: datetime
+) -> DeviceClaim:
+    claim = DeviceClaim(
+        id=uuid.uuid4(),
+        fcm_token=fcm_token,
+        client=client,
+        code_hash=code_hash,
+        expires_at=expires_at,
+    )
+    session.add(claim)
+    session.flush()
+    return claim
+
+
+def live_claim(session: Session, *, fcm_token: str, code_hash: str) -> DeviceClaim | None:
+    return session.scalar(
+        select(DeviceClaim).where(
+            DeviceClaim.fcm_token == fcm_token,
+            DeviceClaim.code_hash == code_hash,
+            DeviceClaim.expires_at > func.now(),
+        )
+    )
+
+
+def forget_claims(session: Session, *, fcm_token: str, created_before: datetime) -> None:
+    """A claimed token's other codes stop working, and claims older than `created_before`
+    (which no limit counts any more) go, whatever their token."""
+    session.execute(
+        delete(DeviceClaim).where(
+            (DeviceClaim.fcm_token == fcm_token) | (DeviceClaim.created_at < created_before)
+        )
+    )
+
+
+def database_now(session: Session) -> datetime:
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    return now
 
 
 def lock_device(session: Session, device_id: uuid.UUID) -> datetime:
@@ -121,21 +160,46 @@ def lock_device(session: Session, device_id: uuid.UUID) -> datetime:
     return now
 
 
+def lock_client(session: Session, purpose: str, client: str) -> None:
+    """Requests from one client address for `purpose` wait for each other until commit, so
+    that each counts the ones before it."""
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{purpose}:{client}"))))
+
+
 def recent_sighting_times(
     session: Session,
     *,
-    device_id: uuid.UUID,
     since: datetime,
     limit: int,
+    device_id: uuid.UUID | None = None,
     notice_id: uuid.UUID | None = None,
+    client: str | None = None,
 ) -> list[datetime]:
-    """Receive times of the device's newest sightings after `since`, newest first."""
-    query = select(Sighting.created_at).where(
-        Sighting.device_id == device_id, Sighting.created_at > since
-    )
+    """Receive times of the newest sightings after `since` from the device, about the
+    notice and from the client address given, newest first."""
+    query = select(Sighting.created_at).where(Sighting.created_at > since)
+    if device_id is not None:
+        query = query.where(Sighting.device_id == device_id)
     if notice_id is not None:
         query = query.where(Sighting.notice_id == notice_id)
+    if client is not None:
+        query = query.where(Sighting.client == client)
     return list(session.scalars(query.order_by(Sighting.created_at.desc()).limit(limit)))
+
+
+def recent_registration_times(
+    session: Session, *, client: str, since: datetime, limit: int
+) -> list[datetime]:
+    """When the client address registered its newest devices or asked its newest device
+    claims after `since`, newest first."""
+    devices = select(Device.created_at.label("at")).where(
+        Device.registered_from == client, Device.created_at > since
+    )
+    claims = select(DeviceClaim.created_at.label("at")).where(
+        DeviceClaim.client == client, DeviceClaim.created_at > since
+    )
+    both = union_all(devices, claims).subquery()
+    return list(session.scalars(select(both.c.at).order_by(both.c.at.desc()).limit(limit)))
 
 
 def list_sightings(

@@ -39,6 +39,13 @@ class DeviceRegistration(Request):
         description="Opt in to Test and Exercise notices (as WEA's test-alert setting); "
         "Actual notices reach every device either way",
     )
+    claim_code: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="For a token registered already: the `code` of the `device_claim` data "
+        "message hexcast sent to the token (or send the device's current X-Device-Key)",
+    )
 
 
 class DeviceRegistered(BaseModel):
@@ -95,6 +102,19 @@ class DeviceOut(BaseModel):
     located_at: datetime | None = Field(
         description="When the stored last known location was taken; null when none is stored"
     )
+
+
+class ClaimSent(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"claim_sent": True, "expires_at": "2026-11-23T08:40:00Z"}]}
+    )
+
+    claim_sent: bool = Field(
+        True,
+        description="The token is registered already: a `device_claim` data message with a "
+        "`code` went to it; register again with `claim_code` to take the device over",
+    )
+    expires_at: datetime = Field(description="The code works until then")
 
 
 class LocationReport(Request):

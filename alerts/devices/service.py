@@ -3,11 +3,13 @@
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from alerts.accounts.credentials import new_secret
+from alerts.accounts.credentials import hash_secret, new_secret
 from alerts.devices import repository
 from alerts.devices.ingest import Report, location_writer
 from alerts.devices.schemas import (
@@ -17,13 +19,15 @@ from alerts.devices.schemas import (
     SightingCreate,
     SightingOut,
 )
-from alerts.errors import NotFound, RateLimited, Unauthenticated
+from alerts.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 from alerts.notices import repository as notice_repository
 from alerts.webhooks.service import record_event
 from alerts.webhooks.signing import SIGHTING_CREATED
 from geo.regions import device_cell
 from geo.tallies import MAX_WINDOW_HOURS
+from kit.celery import celery_app
 from kit.config import get_settings
+from kit.db import after_commit
 from kit.models import (
     Device,
     Notice,
@@ -35,21 +39,131 @@ log = logging.getLogger(__name__)
 
 SIGHTING_WINDOW = timedelta(hours=1)
 
+NOTICE_SIGHTING_WINDOW = timedelta(minutes=1)
 
-def register_device(session: Session, *, data: DeviceRegistration) -> tuple[uuid.UUID, str, bool]:
-    """Register or refresh a token. A new device key is issued each time: the app that holds
-    the token is the device, and it may have lost its previous key (reinstall, restore)."""
-    device_key, key_hash = new_secret("hxd")
-    device_id, created = repository.upsert_device(
+REGISTRATION_WINDOW = timedelta(hours=1)
+
+DEVICE_CLAIM_TTL = timedelta(minutes=10)
+
+DEVICE_CLAIM_TASK = "notifier.send_device_claim"
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A new or refreshed device and its new key (`created` tells which)."""
+
+    device_id: uuid.UUID
+    device_key: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPending:
+    """The token is registered already and was sent a claim code, valid until `expires_at`."""
+
+    expires_at: datetime
+
+
+def register_device(
+    session: Session,
+    *,
+    data: DeviceRegistration,
+    client: str | None = None,
+    device_key: str | None = None,
+) -> Registered | ClaimPending:
+    """Register a new token, or refresh the device that has it with a new key for the app
+    that proves it holds the token: by the device's current key, or by the code of a claim
+    sent to the token through FCM (the app may have lost its key: reinstall, restore).
+    Without proof, the device is not handed over: whoever knows someone's token would get
+    their device and its location. New devices and claims count against the client's
+    registrations per hour."""
+    existing = repository.device_by_token_for_update(session, data.fcm_token)
+    if existing is None:
+        _limit_registrations(session, client)
+        device_key, key_hash = new_secret("hxd")
+        device_id = repository.insert_device(
+            session,
+            fcm_token=data.fcm_token,
+            platform=data.platform,
+            locale=data.locale,
+            credential_hash=key_hash,
+            test_device=data.test_device,
+            registered_from=client,
+        )
+        if device_id is not None:
+            log.info("alerts.device.registered device=%s", device_id)
+            return Registered(device_id, device_key, created=True)
+        # Registered concurrently by another request: that device is someone else's now.
+        existing = repository.device_by_token_for_update(session, data.fcm_token)
+        assert existing is not None
+    if device_key is not None and hash_secret(device_key) == existing.credential_hash:
+        return _refresh(session, existing, data)
+    if data.claim_code is not None:
+        claim = repository.live_claim(
+            session, fcm_token=data.fcm_token, code_hash=hash_secret(data.claim_code)
+        )
+        if claim is None:
+            raise Forbidden("the claim code is wrong or has expired; register again for a new one")
+        repository.forget_claims(
+            session,
+            fcm_token=data.fcm_token,
+            created_before=repository.database_now(session) - REGISTRATION_WINDOW,
+        )
+        return _refresh(session, existing, data)
+    now = _limit_registrations(session, client)
+    code, code_hash = new_secret("hxc")
+    claim = repository.add_claim(
         session,
         fcm_token=data.fcm_token,
-        platform=data.platform,
-        locale=data.locale,
-        credential_hash=key_hash,
-        test_device=data.test_device,
+        client=client,
+        code_hash=code_hash,
+        expires_at=now + DEVICE_CLAIM_TTL,
     )
-    log.info("alerts.device.registered device=%s created=%s", device_id, created)
-    return device_id, device_key, created
+    after_commit(session, lambda: queue_claim(claim.id, code))
+    log.info("alerts.device.claim_sent device=%s claim=%s", existing.id, claim.id)
+    return ClaimPending(expires_at=claim.expires_at)
+
+
+def _refresh(session: Session, device: Device, data: DeviceRegistration) -> Registered:
+    device_key, key_hash = new_secret("hxd")
+    device.platform = data.platform
+    device.locale = data.locale
+    device.test_device = data.test_device
+    device.credential_hash = key_hash
+    device.active = True
+    session.flush()
+    log.info("alerts.device.refreshed device=%s", device.id)
+    return Registered(device.id, device_key, created=False)
+
+
+def _limit_registrations(session: Session, client: str | None) -> datetime:
+    """At most `device_registrations_per_client_hour` new devices and claims from one
+    client address in any hour; returns the database's now()."""
+    if client is not None:
+        repository.lock_client(session, "registrations", client)
+    now = repository.database_now(session)
+    if client is None:
+        return now
+    limit = get_settings().device_registrations_per_client_hour
+    times = repository.recent_registration_times(
+        session, client=client, since=now - REGISTRATION_WINDOW, limit=limit
+    )
+    wait = seconds_until_allowed(times, limit=limit, window=REGISTRATION_WINDOW, now=now)
+    if wait is not None:
+        raise RateLimited(
+            f"at most {limit} device registrations per hour from one client address",
+            retry_after_s=wait,
+        )
+    return now
+
+
+def queue_claim(claim_id: uuid.UUID, code: str) -> None:
+    """The code travels in the task (it is sent in clear to the token anyway); the token is
+    read from the claim by the sender."""
+    try:
+        celery_app.send_task(DEVICE_CLAIM_TASK, args=[str(claim_id), code])
+    except Exception:
+        log.exception("alerts.device.claim_enqueue_failed claim=%s", claim_id)
 
 
 async def store_location(*, key_hash: str, data: LocationReport) -> bool:
@@ -106,14 +220,19 @@ def erase_stale_locations(session: Session, *, now: datetime) -> int:
 
 
 def report_sighting(
-    session: Session, *, device: Device, notice_id: uuid.UUID, data: SightingCreate
+    session: Session,
+    *,
+    device: Device,
+    notice_id: uuid.UUID,
+    data: SightingCreate,
+    client: str | None = None,
 ) -> Sighting:
     """Store a device's sighting of an active notice's person. Any other notice is 404, so a
     device learns nothing of notices that were never, or are no longer, public."""
     notice = notice_repository.active_notice(session, notice_id)
     if notice is None:
         raise NotFound("notice not found")
-    _limit_sightings(session, device_id=device.id, notice_id=notice_id)
+    _limit_sightings(session, device_id=device.id, notice_id=notice_id, client=client)
     sighting = Sighting(
         id=uuid.uuid4(),
         notice_id=notice_id,
@@ -124,6 +243,7 @@ def report_sighting(
         accuracy_m=data.accuracy_m,
         text=data.text,
         contact=data.contact,
+        client=client,
     )
     session.add(sighting)
     session.flush()
@@ -138,22 +258,52 @@ def report_sighting(
     return sighting
 
 
-def _limit_sightings(session: Session, *, device_id: uuid.UUID, notice_id: uuid.UUID) -> None:
+def _limit_sightings(
+    session: Session, *, device_id: uuid.UUID, notice_id: uuid.UUID, client: str | None
+) -> None:
     """Per device, at most `sightings_per_device_hour` in any hour and
-    `sightings_per_notice_hour` about one notice. The device row is locked first, so
-    concurrent reports of one device are counted one after the other."""
+    `sightings_per_notice_hour` about one notice; per client address
+    `sightings_per_client_hour` over all its devices; per notice `sightings_per_notice_minute`
+    from everyone, so that devices registered in bulk cannot flood an agency. The client's
+    and the notice's locks are taken before the device row, always in that order, so
+    concurrent reports are counted one after the other."""
     settings = get_settings()
+    if client is not None:
+        repository.lock_client(session, "sightings", client)
+    repository.lock_client(session, "notice-sightings", str(notice_id))
     now = repository.lock_device(session, device_id)
-    since = now - SIGHTING_WINDOW
-    limits = [
-        (settings.sightings_per_device_hour, None, "sightings per hour from one device"),
-        (settings.sightings_per_notice_hour, notice_id, "sightings per hour about one notice"),
+    limits: list[tuple[int, timedelta, dict[str, Any], str]] = [
+        (
+            settings.sightings_per_device_hour,
+            SIGHTING_WINDOW,
+            {"device_id": device_id},
+            "sightings per hour from one device",
+        ),
+        (
+            settings.sightings_per_notice_hour,
+            SIGHTING_WINDOW,
+            {"device_id": device_id, "notice_id": notice_id},
+            "sightings per hour about one notice",
+        ),
+        (
+            settings.sightings_per_notice_minute,
+            NOTICE_SIGHTING_WINDOW,
+            {"notice_id": notice_id},
+            "sightings of one notice a minute from all devices",
+        ),
     ]
-    for limit, about, what in limits:
-        times = repository.recent_sighting_times(
-            session, device_id=device_id, since=since, limit=limit, notice_id=about
+    if client is not None:
+        limits.append(
+            (
+                settings.sightings_per_client_hour,
+                SIGHTING_WINDOW,
+                {"client": client},
+                "sightings per hour from one client address",
+            )
         )
-        wait = seconds_until_allowed(times, limit=limit, window=SIGHTING_WINDOW, now=now)
+    for limit, window, which, what in limits:
+        times = repository.recent_sighting_times(session, since=now - window, limit=limit, **which)
+        wait = seconds_until_allowed(times, limit=limit, window=window, now=now)
         if wait is not None:
             raise RateLimited(f"at most {limit} {what}", retry_after_s=wait)
 

@@ -105,7 +105,7 @@ def list_notices_as_operator(
     items, total = repository.list_notices(
         session, status=status_filter, limit=limit, offset=offset
     )
-    return NoticePage(items=[NoticeOut.from_notice(n) for n in items], total=total)
+    return NoticePage(items=[NoticeOut.from_notice(n, summary=True) for n in items], total=total)
 
 
 @operator_router.post(
@@ -268,7 +268,7 @@ def list_notices(
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> NoticePage:
     items, total = repository.list_notices(session, agency_id=agency.id, limit=limit, offset=offset)
-    return NoticePage(items=[NoticeOut.from_notice(n) for n in items], total=total)
+    return NoticePage(items=[NoticeOut.from_notice(n, summary=True) for n in items], total=total)
 
 
 @agency_router.patch(

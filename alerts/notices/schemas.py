@@ -25,6 +25,7 @@ from alerts.fields import (
     WindowHours,
 )
 from alerts.notices.areas import Areas
+from geo.regions import area_bounds, vertex_count
 from kit.models import (
     CapStatus,
     DeliveryStatus,
@@ -142,6 +143,24 @@ class NoticeUpdate(Request):
         return self
 
 
+class AreaSummary(BaseModel):
+    """Where a drawn area lies, without its geometry: lists stay small however detailed the
+    polygons are."""
+
+    type: str = Field(description="circle or polygon")
+    bounds: tuple[float, float, float, float] = Field(
+        description="West, south, east, north (degrees, to about 100 m)"
+    )
+    radius_km: float | None = Field(None, description="A circle's radius")
+    vertices: int | None = Field(None, description="A polygon's positions")
+
+    @classmethod
+    def of(cls, area: dict[str, Any]) -> "AreaSummary":
+        if area["type"] == "circle":
+            return cls(type="circle", bounds=area_bounds(area), radius_km=area["radius_km"])
+        return cls(type="polygon", bounds=area_bounds(area), vertices=vertex_count(area))
+
+
 class NoticeOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -173,7 +192,12 @@ class NoticeOut(BaseModel):
     person: Person
     last_seen: LastSeen
     radius_km: float | None
-    areas: list[dict[str, Any]] | None
+    areas: list[dict[str, Any]] | None = Field(
+        description="The drawn areas' geometry; null in lists, which give `area_summaries`"
+    )
+    area_summaries: list[AreaSummary] | None = Field(
+        None, description="In lists: where each drawn area lies; read the notice for its shape"
+    )
     location_window_hours: float
     contact: str
     language: str
@@ -189,7 +213,9 @@ class NoticeOut(BaseModel):
     revised_at: datetime | None
 
     @classmethod
-    def from_notice(cls, notice: Notice) -> "NoticeOut":
+    def from_notice(cls, notice: Notice, *, summary: bool = False) -> "NoticeOut":
+        """`summary`: for lists, the drawn areas summarised instead of whole."""
+        areas = notice.target_areas
         return cls(
             id=notice.id,
             agency_id=notice.agency_id,
@@ -208,8 +234,9 @@ class NoticeOut(BaseModel):
                 at=notice.last_seen_at,
                 place=notice.last_seen_place,
             ),
-            radius_km=None if notice.target_areas else notice.radius_km,
-            areas=notice.target_areas,
+            radius_km=None if areas else notice.radius_km,
+            areas=None if summary else areas,
+            area_summaries=[AreaSummary.of(a) for a in areas] if summary and areas else None,
             location_window_hours=notice.location_window_hours,
             contact=notice.contact,
             language=notice.language,

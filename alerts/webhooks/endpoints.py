@@ -5,7 +5,7 @@ import uuid
 
 from fastapi import APIRouter, Query, status
 
-from alerts.deps import AdminOnly, AgencyWriter, CurrentAgency, SessionDep
+from alerts.deps import AdminOnly, CurrentAgency, SessionDep, WebhookManager
 from alerts.fields import MAX_OFFSET, error_responses
 from alerts.webhooks import repository, service
 from alerts.webhooks.schemas import (
@@ -30,9 +30,9 @@ def _created(session: SessionDep, agency_id: uuid.UUID, data: WebhookConfig) -> 
     responses=error_responses(401, 403),
     summary="Set the agency's webhook URL and issue a new signing secret",
 )
-def set_webhook(data: WebhookConfig, session: SessionDep, key: AgencyWriter) -> WebhookCreated:
+def set_webhook(data: WebhookConfig, session: SessionDep, key: WebhookManager) -> WebhookCreated:
     """The secret is shown in this response only; setting the webhook again rotates it. Needs
-    a key with the `notices:write` scope."""
+    a key with the `webhook:write` scope."""
     return _created(session, key.agency_id, data)
 
 
@@ -52,7 +52,8 @@ def read_webhook(session: SessionDep, agency: CurrentAgency) -> WebhookOut:
     responses=error_responses(401, 403),
     summary="Stop sending the agency events",
 )
-def remove_webhook(session: SessionDep, key: AgencyWriter) -> None:
+def remove_webhook(session: SessionDep, key: WebhookManager) -> None:
+    """Needs a key with the `webhook:write` scope."""
     service.remove_webhook(session, agency_id=key.agency_id)
 
 

@@ -2,18 +2,24 @@
 
 import asyncio
 import datetime
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import firebase_admin
+import google.auth.exceptions
 import google.auth.transport.requests
 import httpx
 import pytest
 from firebase_admin import exceptions, messaging
 from google.oauth2 import service_account
 
+from fcm_sandbox.credentials import write_service_account
 from notifier.firebase import make_firebase_app
 from tests.fcm_sandbox.process import PROJECT, Server, run_sandbox
 
@@ -231,6 +237,52 @@ def test_token_endpoint_refuses_bad_grants(server: Server) -> None:
     assert (wrong_type.status_code, wrong_type.json()["error"]) == (400, "unsupported_grant_type")
     assert (garbage.status_code, garbage.json()["error"]) == (400, "invalid_grant")
     assert _stats(server)["token_grants_refused"] == 2
+
+
+def test_token_endpoint_refuses_a_jwt_signed_by_an_unknown_key(
+    server: Server, tmp_path: Path
+) -> None:
+    stranger = write_service_account(
+        tmp_path / "stranger.json", project_id=PROJECT, token_uri=f"{server.url}/token"
+    )
+    creds = service_account.Credentials.from_service_account_info(
+        stranger, scopes=["https://www.googleapis.com/auth/firebase.messaging"]
+    )
+    with pytest.raises(google.auth.exceptions.RefreshError, match="Invalid JWT Signature"):
+        creds.refresh(google.auth.transport.requests.Request())
+
+
+def test_inspection_routes_need_the_token_when_one_is_set(tmp_path: Path) -> None:
+    with run_sandbox(tmp_path, "--inspect-token", "s3cret") as guarded:
+        anonymous = httpx.get(f"{guarded.url}/sandbox/messages")
+        wrong = httpx.put(
+            f"{guarded.url}/sandbox/faults",
+            json={"latency_ms": 1},
+            headers={"Authorization": "Bearer nope"},
+        )
+        right = httpx.get(
+            f"{guarded.url}/sandbox/messages", headers={"Authorization": "Bearer s3cret"}
+        )
+        health = httpx.get(f"{guarded.url}/healthz")
+
+    assert (anonymous.status_code, wrong.status_code) == (401, 401)
+    assert (right.status_code, right.json()) == (200, [])
+    assert health.status_code == 200
+
+
+def test_a_sandbox_reachable_from_elsewhere_refuses_to_start_without_a_token(
+    tmp_path: Path,
+) -> None:
+    started = subprocess.run(
+        [sys.executable, "-m", "fcm_sandbox", "--host", "0.0.0.0", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={k: v for k, v in os.environ.items() if k != "FCM_SANDBOX_INSPECT_TOKEN"},
+    )
+
+    assert started.returncode == 2
+    assert "--inspect-token" in started.stderr
 
 
 def test_injected_latency_overlaps(server: Server, bearer: dict[str, str]) -> None:

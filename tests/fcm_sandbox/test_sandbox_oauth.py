@@ -83,10 +83,15 @@ def test_either_audience_is_granted(
     assert check_grant(form, audiences=AUDIENCES, keys=keys, now=time.time())["aud"] == aud
 
 
-def test_unknown_keys_are_decoded_unverified(account: tuple[Path, dict[str, str]]) -> None:
-    form = _form(_assertion(account[1], iss="someone@else.iam.gserviceaccount.com"))
-    claims = check_grant(form, audiences=AUDIENCES, keys={}, now=time.time())
-    assert claims["iss"] == "someone@else.iam.gserviceaccount.com"
+def test_an_assertion_signed_by_a_key_the_sandbox_did_not_issue_is_refused(
+    tmp_path: Path, keys: dict[str, ServiceAccountKey]
+) -> None:
+    """Whoever reaches the sandbox must not mint access tokens with a key of their own."""
+    stranger = write_service_account(
+        tmp_path / "stranger.json", project_id="hexcast-dev", token_uri=TOKEN_URL
+    )
+    with pytest.raises(GrantError, match="Invalid JWT Signature"):
+        check_grant(_form(_assertion(stranger)), audiences=AUDIENCES, keys=keys, now=time.time())
 
 
 @pytest.mark.parametrize(

@@ -28,3 +28,21 @@ def test_times_outside_the_window_do_not_count() -> None:
 def test_the_wait_is_at_least_one_second() -> None:
     times = [NOW - HOUR + timedelta(milliseconds=10)]
     assert seconds_until_allowed(times, limit=1, window=HOUR, now=NOW) == 1
+
+
+def test_progressive_wait_doubles_after_the_free_attempts() -> None:
+    from kit.ratelimit import progressive_wait
+
+    now = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    window = timedelta(minutes=15)
+
+    def wait(count: int, newest_age_s: float = 0) -> int | None:
+        times = [now - timedelta(seconds=newest_age_s + i) for i in range(count)]
+        return progressive_wait(times, free=3, window=window, now=now)
+
+    assert [wait(n) for n in range(6)] == [None, None, None, 1, 2, 4]
+    assert wait(5, newest_age_s=1.5) == 3
+    assert wait(5, newest_age_s=4) is None
+    assert wait(40) == 15 * 60, "never longer than the window"
+    old = [now - window - timedelta(seconds=i + 1) for i in range(10)]
+    assert progressive_wait(old, free=3, window=window, now=now) is None

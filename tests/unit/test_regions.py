@@ -3,6 +3,7 @@ always in some range, and a range marked `inside` holds no device outside the ci
 
 import bisect
 import itertools
+import math
 from collections.abc import Sequence
 
 import h3
@@ -153,3 +154,20 @@ def test_the_cover_finds_every_point_inside_and_inside_ranges_never_overshoot(
             assert found is not None, f"missed a point {distance:.1f} m from the centre"
         if found is not None and found.inside:
             assert distance <= radius_m, f"an inside range holds a point {distance:.1f} m out"
+
+
+def test_areas_are_measured_on_the_sphere() -> None:
+    from geo.regions import area_bounds, area_m2
+    from geo.sphere import circle_area_m2
+
+    square = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]
+    hole = [[0.2, 0.2], [0.3, 0.2], [0.3, 0.3], [0.2, 0.3], [0.2, 0.2]]
+    polygon = {"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [square, hole]}}
+    # One degree square at the equator: 12,364 km2 (111.2 km by 111.2 km), less the hole's 1%.
+    assert area_m2(polygon) / 1e6 == pytest.approx(12_364 * 0.99, rel=0.002)
+    circle = {"type": "circle", "lat": 60, "lon": 10, "radius_km": 1}
+    assert area_m2(circle) == pytest.approx(circle_area_m2(1000), rel=1e-9)
+    assert circle_area_m2(1000) / 1e6 == pytest.approx(math.pi, rel=1e-6)
+    assert area_bounds(polygon) == (0, 0, 1, 1)
+    west, south, east, north = area_bounds(circle)
+    assert (north - south, east - west) == pytest.approx((0.018, 0.036), abs=0.001)

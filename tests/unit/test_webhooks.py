@@ -154,7 +154,8 @@ def test_production_sends_events_to_https_urls_only(monkeypatch: pytest.MonkeyPa
 
     assert WebhookConfig(url="http://127.0.0.1:9000/hook")  # type: ignore[arg-type]
     monkeypatch.setenv("HEXCAST_ENVIRONMENT", "production")
-    monkeypatch.setenv("HEXCAST_OPERATOR_TOKEN", "a-production-operator-token")
+    monkeypatch.setenv("HEXCAST_OPERATOR_TOKEN", "a-production-operator-token-of-40-chars")
+    monkeypatch.setenv("HEXCAST_FCM_ENDPOINT", "https://fcm.googleapis.com")
     get_settings.cache_clear()
     try:
         with pytest.raises(ValidationError, match="must be an https URL"):
