@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="Base URL of the FCM HTTP v1 API; the sandbox's URL in dev and tests.",
     )
 
+    public_base_url: str = Field(
+        "http://localhost:8000",
+        description="Where the public reaches the API: the Atom feed's links start with it, "
+        "never with a request's Host header (the feed is cached publicly).",
+    )
     cap_sender: str = Field(
         "alerts@hexcast.example",
         description="CAP <sender> of the alerts hexcast writes: an address the deployment owns.",
@@ -108,6 +113,13 @@ class Settings(BaseSettings):
     webhook_requeue_seconds: float = Field(
         30.0, gt=0, description="How often beat re-queues due webhook events."
     )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("HEXCAST_PUBLIC_BASE_URL must be an absolute http(s) URL")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":

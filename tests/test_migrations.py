@@ -48,6 +48,7 @@ HEXCAST_TABLES = {
     "audit_events",
     "device_tallies",
     "device_tally_state",
+    "notice_changes",
 }
 
 

@@ -1,4 +1,4 @@
-"""The Atom feed (RFC 4287) of active notices. Each entry carries its CAP alert inline, as
+"""The Atom feed (RFC 4287) of active notices. Each entry carries its public CAP alert inline, as
 `<content type="application/cap+xml">`, and links to the same document, so a CAP reader
 needs one request for every current alert."""
 
@@ -63,5 +63,7 @@ def feed_document(
         _sub(item, "link", rel="alternate", type=messages.MEDIA_TYPE, href=entry.cap_url)
         _sub(item, "summary", notice.person_description)
         content = _sub(item, "content", type=messages.MEDIA_TYPE)
-        content.append(writing.alert_element(notice, agency_name=entry.agency_name, sender=sender))
+        content.append(
+            writing.alert_element(notice, agency_name=entry.agency_name, sender=sender, public=True)
+        )
     return bytes(etree.tostring(feed, xml_declaration=True, encoding="UTF-8", pretty_print=True))

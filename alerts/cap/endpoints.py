@@ -116,6 +116,7 @@ def notice_cap(notice: ReadableNotice, session: SessionDep) -> Response:
     summary="Read an active notice as a CAP 1.2 alert (public)",
 )
 def public_notice_cap(notice_id: uuid.UUID, session: SessionDep) -> Response:
+    """Active `Actual` notices only; the last-seen point is rounded to about 100 m."""
     document = service.active_notice_as_cap(session, notice_id=notice_id)
     return Response(document, media_type=messages.MEDIA_TYPE)
 
@@ -127,11 +128,14 @@ def public_notice_cap(notice_id: uuid.UUID, session: SessionDep) -> Response:
     summary="Active notices as an Atom feed of CAP alerts, newest first (public)",
 )
 def active_feed(request: Request, session: SessionDep) -> Response:
-    """At most 50 entries, the most recently approved first."""
+    """At most 50 entries, the most recently approved first; Test and Exercise notices are
+    never listed. Links start with HEXCAST_PUBLIC_BASE_URL."""
     document = service.active_feed(
         session,
-        feed_url=str(request.url_for("active_feed")),
-        cap_url=lambda notice_id: str(request.url_for("public_notice_cap", notice_id=notice_id)),
+        feed_path=request.app.url_path_for("active_feed"),
+        cap_path=lambda notice_id: request.app.url_path_for(
+            "public_notice_cap", notice_id=notice_id
+        ),
     )
     return Response(
         document,

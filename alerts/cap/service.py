@@ -14,7 +14,7 @@ from alerts.audit.service import Actor
 from alerts.cap import atom, messages, reading, repository, writing
 from alerts.errors import Conflict, NotFound
 from alerts.fields import MAX_REASON_CHARS
-from alerts.notices.lifecycle import PUBLIC
+from alerts.notices.lifecycle import PUBLIC, PUBLIC_CAP_STATUSES
 from alerts.notices.schemas import Decision
 from alerts.notices.service import cancel_notice, get_agency_notice, submit_notice, update_notice
 from kit.config import get_settings
@@ -113,28 +113,40 @@ def _referenced_notice(session: Session, *, agency: Agency, alert: messages.CapA
     return found.pop()
 
 
-def notice_as_cap(session: Session, *, notice: Notice) -> bytes:
+def notice_as_cap(session: Session, *, notice: Notice, public: bool = False) -> bytes:
     return writing.alert_document(
         notice,
         agency_name=account_repository.agency_name(session, notice.agency_id),
         sender=get_settings().cap_sender,
+        public=public,
     )
 
 
 def active_notice_as_cap(session: Session, *, notice_id: uuid.UUID) -> bytes:
-    """Active notices are public alerts; any other is not found here."""
+    """Active real notices are public alerts, written for the public; any other (a drill
+    included) is not found here."""
     notice = session.get(Notice, notice_id)
-    if notice is None or notice.status not in PUBLIC:
+    if (
+        notice is None
+        or notice.status not in PUBLIC
+        or notice.cap_status not in PUBLIC_CAP_STATUSES
+    ):
         raise NotFound("no active notice with this id")
-    return notice_as_cap(session, notice=notice)
+    return notice_as_cap(session, notice=notice, public=True)
 
 
-def active_feed(session: Session, *, feed_url: str, cap_url: Callable[[uuid.UUID], str]) -> bytes:
-    """The Atom feed of the newest active notices, each with its CAP alert inline."""
+def active_feed(session: Session, *, feed_path: str, cap_path: Callable[[uuid.UUID], str]) -> bytes:
+    """The Atom feed of the newest active real notices, each with its public CAP alert
+    inline. Links are the paths given under the configured public base URL: the feed is
+    cached publicly, so a link taken from one request's Host header would reach others."""
+    base = get_settings().public_base_url
     entries = [
-        atom.FeedEntry(notice=notice, agency_name=name, cap_url=cap_url(notice.id))
+        atom.FeedEntry(notice=notice, agency_name=name, cap_url=base + cap_path(notice.id))
         for notice, name in repository.active_notices(session, limit=MAX_FEED_ENTRIES)
     ]
     return atom.feed_document(
-        entries, feed_url=feed_url, sender=get_settings().cap_sender, now=datetime.now(UTC)
+        entries,
+        feed_url=base + feed_path,
+        sender=get_settings().cap_sender,
+        now=datetime.now(UTC),
     )

@@ -9,6 +9,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
+from alerts.accounts import repository as account_repository
 from alerts.audit import service as audit_service
 from alerts.audit.service import Actor
 from alerts.errors import Conflict, NotFound
@@ -60,14 +61,16 @@ def submit_notice(
     actor: Actor,
     notice_id: uuid.UUID | None = None,
 ) -> Notice:
-    """A pending notice. When an operator submits it for the agency, that operator is
-    recorded, and may not approve it (the two-person rule)."""
+    """A pending notice. The operator who submits it for the agency, or the agency key it is
+    submitted with, is recorded: neither that operator nor the key's issuer may approve it
+    (the two-person rule)."""
     notice = Notice(
         id=notice_id or uuid.uuid4(),
         agency_id=agency.id,
         status=NoticeStatus.PENDING,
         cap_status=data.cap_status,
         submitted_by_operator_id=actor.id if actor.type == ActorType.OPERATOR else None,
+        submitted_with_key_id=actor.credential_id if actor.type == ActorType.AGENCY else None,
         person_name=data.person.name,
         person_age=data.person.age,
         person_sex=data.person.sex,
@@ -178,7 +181,14 @@ def approve_notice(
     notice = locked_notice(session, notice_id, actor)
     status = next_status(notice.status, Action.APPROVE)
     check_approver(
-        notice.cap_status, submitted_by=notice.submitted_by_operator_id, approver=actor.id
+        notice.cap_status,
+        approver=actor.id,
+        submitted_by=notice.submitted_by_operator_id,
+        key_issuer=(
+            account_repository.key_issuer(session, notice.submitted_with_key_id)
+            if notice.submitted_with_key_id
+            else None
+        ),
     )
     notice.status = status
     now = datetime.now(UTC)
