@@ -6,6 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from alerts.accounts import endpoints as accounts
 from alerts.audit import endpoints as audit
 from alerts.cap import endpoints as cap
+from alerts.changes import endpoints as changes
 from alerts.devices import endpoints as devices
 from alerts.errors import install_error_handler
 from alerts.expansion import endpoints as expansion
@@ -33,6 +34,8 @@ def create_app() -> FastAPI:
         accounts.agency_router,
         notices.operator_router,
         expansion.router,
+        changes.operator_router,
+        changes.router,
         reach.router,
         accounts.router,
         accounts.key_router,

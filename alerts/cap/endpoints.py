@@ -5,9 +5,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from alerts.accounts.service import agency_actor
 from alerts.cap import atom, messages, service
+from alerts.changes.endpoints import PENDING_CHANGE_RESPONSE, pending_change
 from alerts.deps import AgencyWriter, ReadableNotice, SessionDep
 from alerts.errors import DomainError
 from alerts.fields import ErrorOut, error_responses
@@ -65,6 +67,7 @@ def _xml(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     response_model=NoticeOut,
     responses={
         200: {"model": NoticeOut, "description": "An Update or Cancel changed its notice"},
+        **PENDING_CHANGE_RESPONSE,
         **_CAP_ERRORS,
         **error_responses(401, 403, 404, 409),
     },
@@ -78,14 +81,18 @@ def _xml(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
 )
 def import_cap_alert(
     key: AgencyWriter, document: CapDocument, session: SessionDep, response: Response
-) -> NoticeOut:
+) -> NoticeOut | JSONResponse:
     """An Alert becomes a pending notice (201). An Update changes the description, photo or
     areas of the notice its `references` name, and an active notice reaches the devices newly
     in its area; a Cancel cancels it (200). References name the agency's own earlier
-    messages. See the README's CAP section for which elements become which fields."""
-    notice, created = service.import_cap_alert(
+    messages. An Update that widens or rewords an approved Actual notice waits for an
+    operator's approval (202, a pending change), as a PATCH does. See the README's CAP
+    section for which elements become which fields."""
+    notice, created, change = service.import_cap_alert(
         session, agency=key.agency, actor=agency_actor(key), document=document
     )
+    if change is not None:
+        return pending_change(change)
     if not created:
         response.status_code = status.HTTP_200_OK
     return NoticeOut.from_notice(notice)

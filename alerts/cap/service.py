@@ -22,6 +22,7 @@ from kit.models import (
     Agency,
     CapMessage,
     Notice,
+    NoticeChange,
 )
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,13 @@ MAX_FEED_ENTRIES = 50
 
 def import_cap_alert(
     session: Session, *, agency: Agency, actor: Actor, document: bytes
-) -> tuple[Notice, bool]:
+) -> tuple[Notice, bool, NoticeChange | None]:
     """Act on a CAP 1.2 message: an Alert submits a notice, an Update changes the notice its
-    `references` name, a Cancel cancels it. Returns the notice and whether it is new.
-    References are the agency's own earlier messages; a message is taken once."""
+    `references` name, a Cancel cancels it. Returns the notice, whether it is new, and the
+    pending change an Update became if it waits for a second person (see
+    notices.service.update_notice). References are the agency's own earlier messages; a
+    message is taken once."""
+    change = None
     alert = reading.parse_alert(document)
     reading.check_message(alert)
     earlier = repository.cap_message_notice(
@@ -55,7 +59,7 @@ def import_cap_alert(
                 language=current.language,
                 last_seen=(current.last_seen_lat, current.last_seen_lon),
             )
-            notice = update_notice(
+            notice, change = update_notice(
                 session,
                 agency=agency,
                 notice_id=notice_id,
@@ -89,7 +93,7 @@ def import_cap_alert(
         alert.msg_type,
         alert.identifier,
     )
-    return notice, alert.msg_type == "Alert"
+    return notice, alert.msg_type == "Alert", change
 
 
 def _repeated(alert: messages.CapAlert, notice_id: uuid.UUID) -> Conflict:
