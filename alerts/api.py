@@ -9,6 +9,7 @@ from alerts.accounts import endpoints as accounts
 from alerts.app import endpoints as client_app
 from alerts.audit import endpoints as audit
 from alerts.cap import endpoints as cap
+from alerts.changes import endpoints as changes
 from alerts.console import endpoints as console
 from alerts.devices import endpoints as devices
 from alerts.edge import install_edge
@@ -43,6 +44,8 @@ def create_app() -> FastAPI:
         notices.operator_router,
         notices.public_router,
         expansion.router,
+        changes.operator_router,
+        changes.router,
         reach.router,
         accounts.router,
         accounts.key_router,

@@ -5,7 +5,7 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_PRODUCTION_SECRET_CHARS = 32
@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="Base URL of the FCM HTTP v1 API; the sandbox's URL in dev and tests.",
     )
 
+    public_base_url: str = Field(
+        "http://localhost:8000",
+        description="Where the public and app users reach the API: the Atom feed's links and "
+        "each push's link to the notice's public view start with it, never with a request's "
+        "Host header (the feed is cached publicly).",
+    )
     cap_sender: str = Field(
         "alerts@hexcast.example",
         description="CAP <sender> of the alerts hexcast writes: an address the deployment owns.",
@@ -116,10 +122,6 @@ class Settings(BaseSettings):
         gt=0,
         description="How often beat erases last known locations older than the longest "
         "location window a notice may use.",
-    )
-    public_url: str = Field(
-        "http://127.0.0.1:8000",
-        description="Where app users reach this API: pushes link to the app's view of a notice.",
     )
     location_freshness_hours: float = Field(72.0, description="Default location window")
     tally_interval_seconds: float = Field(
@@ -239,6 +241,13 @@ class Settings(BaseSettings):
         description="Origins (scheme://host[:port]) whose browser pages may call the API; "
         "none by default. A JSON list in HEXCAST_CORS_ORIGINS.",
     )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("HEXCAST_PUBLIC_BASE_URL must be an absolute http(s) URL")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _no_development_settings_in_production(self) -> "Settings":

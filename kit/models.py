@@ -155,6 +155,9 @@ class AgencyKey(Base):
     created_at: Mapped[datetime] = _now_column()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who issued the key: whoever holds it could submit with it, so that operator is never
+    # the second person for what it submits (the two-person rule).
+    issued_by_operator_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operators.id"))
 
     agency: Mapped[Agency] = relationship(lazy="joined", innerjoin=True)
 
@@ -234,6 +237,8 @@ class Notice(Base):
     )
     # Set when an operator submitted the notice on an agency's behalf: the two-person rule.
     submitted_by_operator_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operators.id"))
+    # The agency key it was submitted with: its issuer may not approve it either.
+    submitted_with_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agency_keys.id"))
     person_name: Mapped[str] = mapped_column(String(200))
     person_age: Mapped[int | None] = mapped_column(Integer)
     person_sex: Mapped[Sex] = mapped_column(_enum(Sex, "sex"))
@@ -264,6 +269,43 @@ class Notice(Base):
     # How often the agency has updated the notice; CAP exports name each update by it.
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     revised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChangeStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ChangeKind(enum.StrEnum):
+    UPDATE = "update"
+    EXPANSION = "expansion"
+
+
+class NoticeChange(Base):
+    """A change to an approved Actual notice that widens or moves its area or changes its
+    text or photo, waiting for a second person: it takes effect only when an operator other
+    than whoever proposed it (or issued the key it came with) approves it. `changes` is the
+    request as proposed: a NoticeUpdate with CAP texts, or an expansion schedule."""
+
+    __tablename__ = "notice_changes"
+    __table_args__ = (Index("ix_notice_changes_notice", "notice_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id"))
+    kind: Mapped[ChangeKind] = mapped_column(_enum(ChangeKind, "change_kind"))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[ChangeStatus] = mapped_column(
+        _enum(ChangeStatus, "change_status"), default=ChangeStatus.PENDING
+    )
+    proposed_by_type: Mapped[ActorType] = mapped_column(_enum(ActorType, "actor_type"))
+    proposed_by_id: Mapped[uuid.UUID | None] = mapped_column()
+    # The operator who proposed it, or who issued the agency key it was proposed with.
+    proposer_operator_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operators.id"))
+    created_at: Mapped[datetime] = _now_column()
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by_operator_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operators.id"))
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class CapMessage(Base):

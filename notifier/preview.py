@@ -31,7 +31,7 @@ def notice_text(notice: Notice, *, now: datetime | None = None) -> NoticeText:
         photo_url=notice.photo_url,
         expires_at=expires_at,
         cap_status=notice.cap_status,
-        public_url=get_settings().public_url,
+        public_url=get_settings().public_base_url,
         time_zone=time_zone_at(notice.last_seen_lat, notice.last_seen_lon),
         texts=notice.texts or {},
     )

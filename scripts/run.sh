@@ -17,7 +17,7 @@ export HEXCAST_FCM_ENDPOINT="${HEXCAST_FCM_ENDPOINT:-http://127.0.0.1:$sandbox_p
 export HEXCAST_FCM_CREDENTIALS_FILE="${HEXCAST_FCM_CREDENTIALS_FILE:-$state/fcm-credentials.json}"
 export HEXCAST_API_URL="http://127.0.0.1:$api_port"
 # Pushes link to the notice's public view under it.
-export HEXCAST_PUBLIC_URL="${HEXCAST_PUBLIC_URL:-$HEXCAST_API_URL}"
+export HEXCAST_PUBLIC_BASE_URL="${HEXCAST_PUBLIC_BASE_URL:-$HEXCAST_API_URL}"
 # The demo registers all its devices from this machine's one address.
 export HEXCAST_DEVICE_REGISTRATIONS_PER_CLIENT_HOUR="${HEXCAST_DEVICE_REGISTRATIONS_PER_CLIENT_HOUR:-100000}"
 logs="$state/logs"

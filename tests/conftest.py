@@ -545,32 +545,47 @@ def counting_previews(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def operator_headers() -> dict[str, str]:
+def bootstrap_headers() -> dict[str, str]:
+    """The bootstrap credential (HEXCAST_OPERATOR_TOKEN): an admin, but nobody's second
+    person, so it approves nothing Actual."""
     return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 @pytest.fixture
-def agency_headers(api: httpx.Client, operator_headers: dict[str, str]) -> dict[str, str]:
-    from tests.helpers import create_agency
+def operator_headers(api: httpx.Client, bootstrap_headers: dict[str, str]) -> dict[str, str]:
+    """The operator on duty: a logged-in admin account (the bootstrap credential created
+    it), who approves the notices the tests' agencies submit."""
+    from tests.helpers import create_operator, log_in
 
-    return create_agency(api, operator_headers, "Test Police")
+    create_operator(api, bootstrap_headers, "duty@hexcast.example", role="admin")
+    return log_in(api, "duty@hexcast.example")
 
 
 @pytest.fixture
-def admin_headers(api: httpx.Client, operator_headers: dict[str, str]) -> dict[str, str]:
+def agency_headers(api: httpx.Client, bootstrap_headers: dict[str, str]) -> dict[str, str]:
+    """An agency and its first key, issued by an admin account of its own ("keys"), so that
+    the operator on duty is a second person for what the key submits."""
+    from tests.helpers import create_agency, create_operator, log_in
+
+    create_operator(api, bootstrap_headers, "keys@hexcast.example", role="admin")
+    return create_agency(api, log_in(api, "keys@hexcast.example"), "Test Police")
+
+
+@pytest.fixture
+def admin_headers(api: httpx.Client, bootstrap_headers: dict[str, str]) -> dict[str, str]:
     """A logged-in admin account (the bootstrap credential created it)."""
     from tests.helpers import create_operator, log_in
 
-    create_operator(api, operator_headers, "admin@hexcast.example", role="admin")
+    create_operator(api, bootstrap_headers, "admin@hexcast.example", role="admin")
     return log_in(api, "admin@hexcast.example")
 
 
 @pytest.fixture
-def reviewer_headers(api: httpx.Client, operator_headers: dict[str, str]) -> dict[str, str]:
+def reviewer_headers(api: httpx.Client, bootstrap_headers: dict[str, str]) -> dict[str, str]:
     """A logged-in reviewer account."""
     from tests.helpers import create_operator, log_in
 
-    create_operator(api, operator_headers, "reviewer@hexcast.example")
+    create_operator(api, bootstrap_headers, "reviewer@hexcast.example")
     return log_in(api, "reviewer@hexcast.example")
 
 

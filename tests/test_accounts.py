@@ -406,15 +406,15 @@ def test_an_account_update_cannot_touch_identity_or_password(
 
 
 def test_the_bootstrap_credential_is_an_admin_account_without_a_password(
-    api: httpx.Client, operator_headers: dict[str, str]
+    api: httpx.Client, bootstrap_headers: dict[str, str]
 ) -> None:
-    me = _me(api, operator_headers).json()
+    me = _me(api, bootstrap_headers).json()
     assert (me["id"], me["email"], me["role"]) == (str(BOOTSTRAP_OPERATOR_ID), "bootstrap", "admin")
     login = api.post("/v1/operator/login", json={"email": "bootstrap", "password": "x" * 12})
     assert login.status_code == 422, "its email is no address, so nobody can log in as it"
-    logout = api.post("/v1/operator/logout", headers=operator_headers)
+    logout = api.post("/v1/operator/logout", headers=bootstrap_headers)
     assert logout.status_code == 409
-    assert _me(api, operator_headers).status_code == 200
+    assert _me(api, bootstrap_headers).status_code == 200
 
 
 @pytest.fixture

@@ -51,8 +51,9 @@ def _close_to(value: str | None, expected: datetime, tolerance: timedelta) -> bo
 
 
 @pytest.fixture
-def other_agency_headers(api: httpx.Client, operator_headers: dict[str, str]) -> dict[str, str]:
-    return create_agency(api, operator_headers, "Other Police")
+def other_agency_headers(api: httpx.Client, admin_headers: dict[str, str]) -> dict[str, str]:
+    """Its key is another admin's than the operator on duty's, who approves its notices."""
+    return create_agency(api, admin_headers, "Other Police")
 
 
 # --- submitting and reading --------------------------------------------------------------

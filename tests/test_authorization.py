@@ -51,7 +51,8 @@ AGENCY_NOTICE_ROUTES = [
     Call("GET", "/v1/notices/{notice}"),
     Call("POST", "/v1/notices/{notice}/cancel", {"reason": "withdrawn"}),
     Call("POST", "/v1/notices/{notice}/found", {"reason": "home safe"}),
-    Call("PATCH", "/v1/notices/{notice}", {"description": "Now in a blue coat."}),
+    # New text for an approved Actual notice waits for a second person: 202.
+    Call("PATCH", "/v1/notices/{notice}", {"description": "Now in a blue coat."}, ok=202),
     Call("GET", "/v1/notices/{notice}/sightings"),
 ]
 AGENCY_ROUTES = [
@@ -65,7 +66,10 @@ AGENCY_ROUTES = [
     Call("GET", "/v1/webhook/events"),
 ]
 # The notice's agency, or any operator.
-AGENCY_OR_OPERATOR_ROUTES = [Call("GET", "/v1/notices/{notice}/cap")]
+AGENCY_OR_OPERATOR_ROUTES = [
+    Call("GET", "/v1/notices/{notice}/cap"),
+    Call("GET", "/v1/notices/{notice}/changes"),
+]
 DEVICE_ROUTES = [
     Call("PUT", "/v1/devices/me/location", LOCATION, ok=204),
     Call("POST", "/v1/notices/{notice}/sightings", SIGHTING, ok=201),
@@ -89,7 +93,10 @@ REVIEWER_ROUTES = [
         "PUT",
         "/v1/operator/notices/{notice}/expansion",
         {"steps": [{"after_minutes": 60, "radius_km": 20}]},
+        ok=202,
     ),
+    Call("POST", "/v1/operator/notices/{notice}/changes/{change}/approve"),
+    Call("POST", "/v1/operator/notices/{notice}/changes/{change}/reject", {"reason": "no"}),
     Call("POST", "/v1/operator/reach", REACH),
     Call("GET", "/v1/operator/stats/outcomes"),
     Call("GET", "/v1/operator/agencies"),
@@ -178,6 +185,11 @@ def world(
             .where(Notice.id == uuid.UUID(world.ids["notice"]))
             .values(status=NoticeStatus.ACTIVE, expires_at=datetime.now(UTC) + timedelta(hours=1))
         )
+    change = api.patch(
+        f"/v1/notices/{world.ids['notice']}", json={"radius_km": 50}, headers=world.headers["a"]
+    )
+    assert change.status_code == 202, change.text
+    world.ids["change"] = change.json()["id"]
     return world
 
 
@@ -311,6 +323,7 @@ def test_every_route_is_in_the_matrix() -> None:
         "{agency}": "{agency_id}",
         "{key}": "{key_id}",
         "{reviewer}": "{operator_id}",
+        "{change}": "{change_id}",
     }
     tabled = []
     for call, _ in MATRIX:

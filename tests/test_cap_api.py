@@ -174,8 +174,12 @@ def test_an_alert_its_update_and_its_cancel_drive_a_notice_end_to_end(
         radius_km=6,
         description="Now wearing a blue raincoat.",
     )
-    updated = post_cap(api, agency_headers, update)
-    assert updated.status_code == 200, updated.text
+    proposed = post_cap(api, agency_headers, update)
+    assert proposed.status_code == 202, proposed.text
+    assert proposed.json()["status"] == "pending", "a wider area and new text wait for review"
+    change_url = f"{url}/changes/{proposed.json()['id']}/approve"
+    assert api.post(change_url, headers=operator_headers).status_code == 200
+    updated = api.get(f"/v1/notices/{notice['id']}", headers=agency_headers)
     assert updated.json()["revision"] == 1
     assert updated.json()["person"]["description"] == "Now wearing a blue raincoat."
     wait_until(

@@ -43,10 +43,13 @@ def test_an_update_and_the_found_message_reach_each_earlier_recipient_once(
         what="the alert",
     )
 
-    changed = api.patch(
+    proposed = api.patch(
         url, json={"description": "Now wearing a blue raincoat."}, headers=agency_headers
     )
-    assert changed.status_code == 200, changed.text
+    assert proposed.status_code == 202, "new text waits for a second person"
+    change_url = f"/v1/operator/notices/{notice['id']}/changes/{proposed.json()['id']}"
+    approved = api.post(f"{change_url}/approve", headers=operator_headers)
+    assert approved.status_code == 200, approved.text
     wait_until(
         lambda: set(_messages_by_type(sandbox, "missing_person_update")) == reached,
         timeout=30,

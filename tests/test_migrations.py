@@ -52,6 +52,7 @@ HEXCAST_TABLES = {
     "device_tally_state",
     "task_outbox",
     "task_failures",
+    "notice_changes",
 }
 
 
@@ -237,3 +238,47 @@ def test_0014_repairs_text_that_would_break_a_generator(scratch_engine: Engine) 
             "Duplicate",
             {"en": {"headline": "Missing child"}},
         )
+
+
+def test_0012_names_each_keys_issuer_and_each_notices_key_from_the_audit_log(
+    scratch_engine: Engine,
+) -> None:
+    """Keys issued before 0012 keep their issuer out of the approval of what they submit."""
+    admin, agency, key, notice = (uuid.uuid4() for _ in range(4))
+    with scratch_engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0011")
+        rows = [
+            "INSERT INTO operators (id, email, display_name, role) "
+            "VALUES (:admin, 'ana@example.org', 'Ana', 'admin')",
+            "INSERT INTO agencies (id, name) VALUES (:agency, 'Old Police')",
+            "INSERT INTO agency_keys (id, agency_id, key_hash, prefix, scopes) "
+            "VALUES (:key, :agency, :hash, 'hxa_old', '{notices:write}')",
+            "INSERT INTO notices (id, agency_id, status, person_name, person_sex, "
+            "person_description, last_seen_lat, last_seen_lon, last_seen_at, last_seen_place, "
+            "radius_km, contact, language) VALUES (:notice, :agency, 'pending', 'Lily', "
+            "'female', 'Red coat', 51.5, -0.12, now(), 'Bridge', 5, '101', 'en')",
+            "INSERT INTO audit_events (actor_type, actor_id, action, details) VALUES "
+            "('operator', :admin, 'agency_key.created', "
+            "jsonb_build_object('key_id', CAST(:k AS text)))",
+            "INSERT INTO audit_events (actor_type, actor_id, action, notice_id, details) "
+            "VALUES ('agency', :agency, 'notice.submitted', :notice, "
+            "jsonb_build_object('credential_id', CAST(:k AS text)))",
+        ]
+        values = {
+            "admin": admin,
+            "agency": agency,
+            "key": key,
+            "k": str(key),
+            "notice": notice,
+            "hash": "b" * 64,
+        }
+        for row in rows:
+            connection.execute(text(row), values)
+        command.upgrade(_alembic_config(connection), "0012")
+        issuer = connection.execute(text("SELECT issued_by_operator_id FROM agency_keys"))
+        assert issuer.scalar_one() == admin
+        submitted_with = connection.execute(text("SELECT submitted_with_key_id FROM notices"))
+        assert submitted_with.scalar_one() == key
+
+        command.downgrade(_alembic_config(connection), "0011")
+        assert connection.execute(text("SELECT count(*) FROM agency_keys")).scalar_one() == 1

@@ -1,9 +1,12 @@
 """The two-person rule through the HTTP API: an operator may submit a notice on an agency's
-behalf, but an Actual notice is never approved by the operator who submitted it, so no one
-person can send a real alert alone. Test and Exercise notices, which reach only test devices
-and can never become Actual, may be approved by their submitter."""
+behalf, but an Actual notice is never approved by the operator who submitted it, nor by the
+operator who issued the agency key it was submitted with, and the bootstrap credential is
+nobody's second person, so no one person can send a real alert alone. Test and Exercise
+notices, which reach only test devices and can never become Actual, may be approved by their
+submitter."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -93,12 +96,105 @@ def test_the_submitter_of_an_actual_notice_cannot_approve_it_and_another_operato
 
 
 def test_the_bootstrap_credential_cannot_approve_what_it_submitted(
-    api: httpx.Client, operator_headers: dict[str, str], agency_id: str
+    api: httpx.Client, bootstrap_headers: dict[str, str], agency_id: str
 ) -> None:
-    notice = _submit_for(api, operator_headers, agency_id)
-    refused = _act(api, operator_headers, notice["id"], "approve")
+    notice = _submit_for(api, bootstrap_headers, agency_id)
+    refused = _act(api, bootstrap_headers, notice["id"], "approve")
     assert refused.status_code == 403, refused.text
     assert refused.json()["code"] == "two_person_rule"
+
+
+def _refused_by_the_rule(response: httpx.Response) -> str:
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "two_person_rule"
+    return str(response.json()["detail"])
+
+
+def test_the_bootstrap_credential_and_an_account_are_not_two_people(
+    api: httpx.Client,
+    bootstrap_headers: dict[str, str],
+    admin_headers: dict[str, str],
+    reviewer_headers: dict[str, str],
+    agency_id: str,
+) -> None:
+    # Submitted with the bootstrap credential, approved with an account.
+    by_bootstrap = _submit_for(api, bootstrap_headers, agency_id)
+    assert "bootstrap" in _refused_by_the_rule(
+        _act(api, reviewer_headers, by_bootstrap["id"], "approve")
+    )
+    # Submitted with an account, approved with the bootstrap credential.
+    by_account = _submit_for(api, reviewer_headers, agency_id)
+    assert "nobody's second person" in _refused_by_the_rule(
+        _act(api, bootstrap_headers, by_account["id"], "approve")
+    )
+    # Submitted with a key the bootstrap credential issued, approved with an account.
+    key = create_agency(api, bootstrap_headers, "Bootstrap-keyed Police")
+    with_key = api.post("/v1/notices", json=notice_body(), headers=key).json()
+    assert "bootstrap" in _refused_by_the_rule(
+        _act(api, reviewer_headers, with_key["id"], "approve")
+    )
+    # Even a notice an agency submitted with an account's key: the bootstrap approves nothing.
+    agency = api.post("/v1/notices", json=notice_body(), headers=_key_of(api, admin_headers))
+    _refused_by_the_rule(_act(api, bootstrap_headers, agency.json()["id"], "approve"))
+    for notice in (by_bootstrap, by_account, with_key, agency.json()):
+        assert _status(api, reviewer_headers, notice["id"]) == "pending"
+
+
+def _key_of(api: httpx.Client, issuer: dict[str, str]) -> dict[str, str]:
+    """A new agency's key, issued by `issuer` through the key route (admins)."""
+    agency = api.post("/v1/operator/agencies", json={"name": "Keyed Police"}, headers=issuer)
+    assert agency.status_code == 201, agency.text
+    key = api.post(
+        f"/v1/operator/agencies/{agency.json()['id']}/keys",
+        json={"scopes": ["notices:read", "notices:write"]},
+        headers=issuer,
+    )
+    assert key.status_code == 201, key.text
+    return {"X-API-Key": key.json()["api_key"]}
+
+
+CAP_ALERT = """<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>KEYED-1</identifier><sender>alerts@police.example</sender>
+  <sent>{sent}</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+  <info><category>Rescue</category><event>Missing person</event><urgency>Immediate</urgency>
+    <severity>Severe</severity><certainty>Likely</certainty><onset>{sent}</onset>
+    <description>Red coat.</description><contact>101</contact>
+    <parameter><valueName>hexcast:personName</valueName><value>Lily Chen</value></parameter>
+    <parameter><valueName>hexcast:personSex</valueName><value>female</value></parameter>
+    <area><areaDesc>Westminster Bridge</areaDesc><circle>51.5007,-0.1246 1</circle></area>
+  </info>
+</alert>"""
+
+
+@pytest.mark.parametrize("path", ["json", "cap"])
+def test_the_admin_who_issued_a_key_cannot_approve_a_notice_submitted_with_it(
+    api: httpx.Client,
+    admin_headers: dict[str, str],
+    reviewer_headers: dict[str, str],
+    path: str,
+) -> None:
+    key = _key_of(api, admin_headers)
+    if path == "json":
+        submitted = api.post("/v1/notices", json=notice_body(), headers=key)
+    else:
+        sent = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S-00:00")
+        submitted = api.post(
+            "/v1/cap/alerts",
+            content=CAP_ALERT.format(sent=sent).encode(),
+            headers={**key, "Content-Type": "application/cap+xml"},
+        )
+    assert submitted.status_code == 201, submitted.text
+    notice_id = submitted.json()["id"]
+
+    detail = _refused_by_the_rule(_act(api, admin_headers, notice_id, "approve"))
+
+    assert detail == (
+        "an Actual notice must be approved by an operator other than the one who issued the "
+        "agency key it was submitted with"
+    )
+    assert _status(api, admin_headers, notice_id) == "pending"
+    assert _act(api, reviewer_headers, notice_id, "approve").status_code == 200
 
 
 def test_an_admin_who_submitted_cannot_approve_either(

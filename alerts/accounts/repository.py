@@ -24,6 +24,10 @@ def agency_key_by_hash(session: Session, key_hash: str) -> AgencyKey | None:
     return session.scalar(select(AgencyKey).where(AgencyKey.key_hash == key_hash))
 
 
+def key_issuer(session: Session, key_id: uuid.UUID) -> uuid.UUID | None:
+    return session.scalar(select(AgencyKey.issued_by_operator_id).where(AgencyKey.id == key_id))
+
+
 def agency_keys(session: Session, agency_id: uuid.UUID) -> Sequence[AgencyKey]:
     return session.scalars(
         select(AgencyKey)

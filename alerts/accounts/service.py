@@ -289,7 +289,8 @@ def issue_agency_key(
     expires_at: datetime | None,
     actor: Actor,
 ) -> tuple[AgencyKey, str]:
-    """A new key for the agency, returned here and never again: hexcast keeps its hash."""
+    """A new key for the agency, returned here and never again: hexcast keeps its hash, and
+    who issued it (that operator is never the second person for what the key submits)."""
     api_key, key_hash = new_secret("hxa")
     key = AgencyKey(
         id=uuid.uuid4(),
@@ -299,6 +300,7 @@ def issue_agency_key(
         label=label,
         scopes=sorted(scopes),
         expires_at=expires_at,
+        issued_by_operator_id=actor.id if actor.type == ActorType.OPERATOR else None,
     )
     session.add(key)
     session.flush()

@@ -1,4 +1,4 @@
-"""The Atom feed (RFC 4287) of active notices. Each entry carries its CAP alert inline, as
+"""The Atom feed (RFC 4287) of active notices. Each entry carries its public CAP alert inline, as
 `<content type="application/cap+xml">`, and links to the same document, so a CAP reader
 needs one request for every current alert."""
 
@@ -85,6 +85,6 @@ def _entry(entry: FeedEntry, *, sender: str, seal: Callable[[Any], Any] | None) 
     _sub(item, "link", rel="alternate", type=messages.MEDIA_TYPE, href=entry.cap_url)
     _sub(item, "summary", notice.person_description)
     content = _sub(item, "content", type=messages.MEDIA_TYPE)
-    alert = writing.alert_element(notice, agency_name=entry.agency_name, sender=sender)
+    alert = writing.alert_element(notice, agency_name=entry.agency_name, sender=sender, public=True)
     content.append(seal(alert) if seal is not None else alert)
     return item

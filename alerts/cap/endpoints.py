@@ -5,10 +5,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from alerts.accounts.service import agency_actor
 from alerts.cap import atom, messages, service, signatures
 from alerts.cap.schemas import CapCertificate, CapCertificateOut
+from alerts.changes.endpoints import PENDING_CHANGE_RESPONSE, pending_change
 from alerts.deps import (
     AdminOnly,
     AgencyWriter,
@@ -77,6 +79,7 @@ def _xml(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     response_model=NoticeOut,
     responses={
         200: {"model": NoticeOut, "description": "An Update or Cancel changed its notice"},
+        **PENDING_CHANGE_RESPONSE,
         **_CAP_ERRORS,
         **error_responses(401, 403, 404, 409),
     },
@@ -90,14 +93,18 @@ def _xml(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
 )
 def import_cap_alert(
     key: AgencyWriter, document: CapDocument, session: SessionDep, response: Response
-) -> NoticeOut:
+) -> NoticeOut | JSONResponse:
     """An Alert becomes a pending notice (201). An Update changes the description, photo or
     areas of the notice its `references` name, and an active notice reaches the devices newly
     in its area; a Cancel cancels it (200). References name the agency's own earlier
-    messages. See the README's CAP section for which elements become which fields."""
-    notice, created = service.import_cap_alert(
+    messages. An Update that widens or rewords an approved Actual notice waits for an
+    operator's approval (202, a pending change), as a PATCH does. See the README's CAP
+    section for which elements become which fields."""
+    notice, created, change = service.import_cap_alert(
         session, agency=key.agency, actor=agency_actor(key), document=document
     )
+    if change is not None:
+        return pending_change(change)
     if not created:
         response.status_code = status.HTTP_200_OK
     return NoticeOut.from_notice(notice)
@@ -128,6 +135,7 @@ def notice_cap(notice: ReadableNotice, session: SessionDep) -> Response:
     summary="Read an active notice as a CAP 1.2 alert (public)",
 )
 def public_notice_cap(notice_id: uuid.UUID, session: ReplicaSessionDep) -> Response:
+    """Active `Actual` notices only; the last-seen point is rounded to about 100 m."""
     document = service.active_notice_as_cap(session, notice_id=notice_id)
     return Response(document, media_type=messages.MEDIA_TYPE)
 
@@ -139,11 +147,14 @@ def public_notice_cap(notice_id: uuid.UUID, session: ReplicaSessionDep) -> Respo
     summary="Active notices as an Atom feed of CAP alerts, newest first (public)",
 )
 def active_feed(request: Request, session: ReplicaSessionDep) -> Response:
-    """At most 50 entries, the most recently approved first."""
+    """At most 50 entries, the most recently approved first; Test and Exercise notices are
+    never listed. Links start with HEXCAST_PUBLIC_BASE_URL."""
     document = service.active_feed(
         session,
-        feed_url=str(request.url_for("active_feed")),
-        cap_url=lambda notice_id: str(request.url_for("public_notice_cap", notice_id=notice_id)),
+        feed_path=request.app.url_path_for("active_feed"),
+        cap_path=lambda notice_id: request.app.url_path_for(
+            "public_notice_cap", notice_id=notice_id
+        ),
     )
     return Response(
         document,

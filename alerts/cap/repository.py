@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from alerts.notices.lifecycle import PUBLIC
+from alerts.notices.lifecycle import PUBLIC, PUBLIC_CAP_STATUSES
 from kit.models import (
     Agency,
     CapMessage,
@@ -15,11 +15,12 @@ from kit.models import (
 
 
 def active_notices(session: Session, *, limit: int) -> Sequence[tuple[Notice, str]]:
-    """Public (active) notices with their agency's name, most recently approved first."""
+    """Public (active, real) notices with their agency's name, most recently approved
+    first."""
     rows = session.execute(
         select(Notice, Agency.name)
         .join(Agency, Agency.id == Notice.agency_id)
-        .where(Notice.status.in_(PUBLIC))
+        .where(Notice.status.in_(PUBLIC), Notice.cap_status.in_(PUBLIC_CAP_STATUSES))
         .order_by(Notice.decided_at.desc(), Notice.id)
         .limit(limit)
     )

@@ -15,7 +15,7 @@ from alerts.audit.service import Actor
 from alerts.cap import atom, messages, reading, repository, signatures, writing
 from alerts.errors import Conflict, NotFound
 from alerts.fields import MAX_REASON_CHARS
-from alerts.notices.lifecycle import PUBLIC
+from alerts.notices.lifecycle import PUBLIC, PUBLIC_CAP_STATUSES
 from alerts.notices.schemas import Decision
 from alerts.notices.service import cancel_notice, get_agency_notice, submit_notice, update_notice
 from kit.config import get_settings
@@ -23,6 +23,7 @@ from kit.models import (
     Agency,
     CapMessage,
     Notice,
+    NoticeChange,
 )
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,16 @@ MAX_FEED_ENTRIES = 50
 
 def import_cap_alert(
     session: Session, *, agency: Agency, actor: Actor, document: bytes
-) -> tuple[Notice, bool]:
+) -> tuple[Notice, bool, NoticeChange | None]:
     """Act on a CAP 1.2 message: an Alert submits a notice, an Update changes the notice its
-    `references` name, a Cancel cancels it. Returns the notice and whether it is new.
-    References are the agency's own earlier messages; a message is taken once. An agency with
-    a registered certificate must have signed the message with it."""
+    `references` name, a Cancel cancels it. Returns the notice, whether it is new, and the
+    pending change an Update became if it waits for a second person (see
+    notices.service.update_notice). References are the agency's own earlier messages; a
+    message is taken once. An agency with a registered certificate must have signed the
+    message with it."""
     if agency.cap_certificate is not None:
         document = signatures.verified_document(document, certificate_pem=agency.cap_certificate)
+    change = None
     alert = reading.parse_alert(document)
     reading.check_message(alert)
     earlier = repository.cap_message_notice(
@@ -59,7 +63,7 @@ def import_cap_alert(
                 language=current.language,
                 last_seen=(current.last_seen_lat, current.last_seen_lon),
             )
-            notice = update_notice(
+            notice, change = update_notice(
                 session,
                 agency=agency,
                 notice_id=notice_id,
@@ -93,7 +97,7 @@ def import_cap_alert(
         alert.msg_type,
         alert.identifier,
     )
-    return notice, alert.msg_type == "Alert"
+    return notice, alert.msg_type == "Alert", change
 
 
 def _repeated(alert: messages.CapAlert, notice_id: uuid.UUID) -> Conflict:
@@ -117,34 +121,44 @@ def _referenced_notice(session: Session, *, agency: Agency, alert: messages.CapA
     return found.pop()
 
 
-def notice_as_cap(session: Session, *, notice: Notice) -> bytes:
-    """The notice as a CAP alert signed with hexcast's key."""
+def notice_as_cap(session: Session, *, notice: Notice, public: bool = False) -> bytes:
+    """The notice as a CAP alert signed with hexcast's key; `public` rounds the point and
+    leaves internal notes out."""
     return signatures.signed_document(
         writing.alert_element(
             notice,
             agency_name=account_repository.agency_name(session, notice.agency_id),
             sender=get_settings().cap_sender,
+            public=public,
         )
     )
 
 
 def active_notice_as_cap(session: Session, *, notice_id: uuid.UUID) -> bytes:
-    """Active notices are public alerts; any other is not found here."""
+    """Active real notices are public alerts, written for the public; any other (a drill
+    included) is not found here."""
     notice = session.get(Notice, notice_id)
-    if notice is None or notice.status not in PUBLIC:
+    if (
+        notice is None
+        or notice.status not in PUBLIC
+        or notice.cap_status not in PUBLIC_CAP_STATUSES
+    ):
         raise NotFound("no active notice with this id")
-    return notice_as_cap(session, notice=notice)
+    return notice_as_cap(session, notice=notice, public=True)
 
 
-def active_feed(session: Session, *, feed_url: str, cap_url: Callable[[uuid.UUID], str]) -> bytes:
-    """The Atom feed of the newest active notices, each with its CAP alert inline."""
+def active_feed(session: Session, *, feed_path: str, cap_path: Callable[[uuid.UUID], str]) -> bytes:
+    """The Atom feed of the newest active real notices, each with its public CAP alert
+    inline. Links are the paths given under the configured public base URL: the feed is
+    cached publicly, so a link taken from one request's Host header would reach others."""
+    base = get_settings().public_base_url
     entries = [
-        atom.FeedEntry(notice=notice, agency_name=name, cap_url=cap_url(notice.id))
+        atom.FeedEntry(notice=notice, agency_name=name, cap_url=base + cap_path(notice.id))
         for notice, name in repository.active_notices(session, limit=MAX_FEED_ENTRIES)
     ]
     return atom.feed_document(
         entries,
-        feed_url=feed_url,
+        feed_url=base + feed_path,
         sender=get_settings().cap_sender,
         now=datetime.now(UTC),
         seal=signatures.signed,

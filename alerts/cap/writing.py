@@ -42,6 +42,25 @@ def _cap_point(lat: float, lon: float) -> str:
     return f"{_number(lat)},{_number(lon)}"
 
 
+PUBLIC_POINT_DECIMALS = 3
+"""The last-seen point in public outputs: about 100 m, a neighbourhood, since the exact point
+may be someone's home."""
+
+ROUNDING_SHIFT_KM = 0.079
+"""How far rounding to PUBLIC_POINT_DECIMALS moves a point at most: half a thousandth of a
+degree on each axis, 55.7 m at most, so under 79 m on the diagonal. A public circle around
+the rounded point grows by it, and still covers the whole area."""
+
+
+def _last_seen(notice: Notice, *, public: bool) -> tuple[float, float]:
+    if not public:
+        return notice.last_seen_lat, notice.last_seen_lon
+    return (
+        round(notice.last_seen_lat, PUBLIC_POINT_DECIMALS),
+        round(notice.last_seen_lon, PUBLIC_POINT_DECIMALS),
+    )
+
+
 def identifier_of(notice: Notice) -> str:
     """The identifier of the notice's first CAP message; updates append their revision."""
     return f"hexcast-{notice.id}"
@@ -78,18 +97,16 @@ def _rings(geometry: Mapping[str, Any]) -> tuple[list[list[list[float]]], bool]:
     return [polygon[0] for polygon in polygons], any(len(p) > 1 for p in polygons)
 
 
-def _areas(info: Any, notice: Notice) -> bool:
+def _areas(info: Any, notice: Notice, *, public: bool) -> bool:
     """Add the notice's target as <area>s; returns whether a polygon hole was left out."""
     place = notice.last_seen_place
     if not notice.target_areas:
         assert notice.radius_km is not None
         area = _sub(info, "area")
         _sub(area, "areaDesc", f"Within {_number(notice.radius_km)} km of {place}")
-        _sub(
-            area,
-            "circle",
-            f"{_cap_point(notice.last_seen_lat, notice.last_seen_lon)} {_number(notice.radius_km)}",
-        )
+        radius = notice.radius_km + (ROUNDING_SHIFT_KM if public else 0)
+        centre = _cap_point(*_last_seen(notice, public=public))
+        _sub(area, "circle", f"{centre} {_number(radius)}")
         return False
     holes = False
     for number, stored in enumerate(notice.target_areas, 1):
@@ -117,6 +134,7 @@ def _info_block(
     text: Mapping[str, str],
     description: str,
     agency_name: str,
+    public: bool,
 ) -> bool:
     info = _sub(alert, "info")
     _sub(info, "language", language)
@@ -148,7 +166,7 @@ def _info_block(
         *([] if withheld else person),
         (PARAM_LAST_SEEN_AT, cap_time(notice.last_seen_at)),
         (PARAM_LAST_SEEN_PLACE, notice.last_seen_place),
-        (PARAM_LAST_SEEN_POINT, _cap_point(notice.last_seen_lat, notice.last_seen_lon)),
+        (PARAM_LAST_SEEN_POINT, _cap_point(*_last_seen(notice, public=public))),
         (PARAM_WINDOW, _number(notice.location_window_hours)),
         (PARAM_NOTICE_STATUS, str(notice.status)),
     ]
@@ -160,13 +178,15 @@ def _info_block(
         _sub(resource, "resourceDesc", "Photo of the missing person")
         _sub(resource, "mimeType", mimetypes.guess_type(notice.photo_url)[0] or "image/jpeg")
         _sub(resource, "uri", notice.photo_url)
-    return _areas(info, notice)
+    return _areas(info, notice, public=public)
 
 
-def alert_element(notice: Notice, *, agency_name: str, sender: str) -> Any:
+def alert_element(notice: Notice, *, agency_name: str, sender: str, public: bool = False) -> Any:
     """The notice as a CAP 1.2 <alert>: an Alert, an Update once the agency changed it, a
     Cancel once cancelled. A notice not approved (pending or rejected) is a Draft, which CAP
-    consumers do not act on. One <info> per language the notice has text in, its own first."""
+    consumers do not act on. One <info> per language the notice has text in, its own first.
+    `public` writes it for anyone (the feed): the last-seen point rounded to about 100 m and
+    no decision reason, which operators and agencies write for each other."""
     msg_type = message_type(notice)
     alert = etree.Element(qualified("alert"), nsmap={None: NS})
     identifier = identifier_of(notice)
@@ -202,6 +222,7 @@ def alert_element(notice: Notice, *, agency_name: str, sender: str) -> Any:
         text=own,
         description=notice.person_description,
         agency_name=agency_name,
+        public=public,
     )
     # The agency's translations may name the person too.
     for language, text in [] if notice.status in IDENTITY_WITHHELD else sorted(texts.items()):
@@ -212,9 +233,10 @@ def alert_element(notice: Notice, *, agency_name: str, sender: str) -> Any:
             text=text,
             description=text.get("description") or notice.person_description,
             agency_name=agency_name,
+            public=public,
         )
     notes = [note.text]
-    if notice.decision_reason and notice.status not in IDENTITY_WITHHELD:
+    if notice.decision_reason and notice.status not in IDENTITY_WITHHELD and not public:
         notes.append(f"Reason: {notice.decision_reason}")
     if holes:
         notes.append("Holes in the target polygons are not represented: CAP polygons have none.")
@@ -222,10 +244,10 @@ def alert_element(notice: Notice, *, agency_name: str, sender: str) -> Any:
     return alert
 
 
-def alert_document(notice: Notice, *, agency_name: str, sender: str) -> bytes:
+def alert_document(notice: Notice, *, agency_name: str, sender: str, public: bool = False) -> bytes:
     return bytes(
         etree.tostring(
-            alert_element(notice, agency_name=agency_name, sender=sender),
+            alert_element(notice, agency_name=agency_name, sender=sender, public=public),
             xml_declaration=True,
             encoding="UTF-8",
             pretty_print=True,

@@ -3,7 +3,9 @@
 import uuid
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
+from alerts.changes.endpoints import PENDING_CHANGE_RESPONSE, pending_change
 from alerts.deps import OperatorActor, OperatorNotice, OperatorOnly, SessionDep
 from alerts.expansion import service
 from alerts.expansion.schemas import ExpansionOut, ExpansionSchedule
@@ -25,14 +27,19 @@ def expansion_schedule(notice: OperatorNotice, session: SessionDep) -> Expansion
 @router.put(
     "/notices/{notice_id}/expansion",
     response_model=ExpansionOut,
-    responses=error_responses(401, 403, 404, 409),
+    responses={**PENDING_CHANGE_RESPONSE, **error_responses(401, 403, 404, 409)},
     summary="Plan how the notice's circle widens over time",
 )
 def set_expansion_schedule(
     notice_id: uuid.UUID, schedule: ExpansionSchedule, session: SessionDep, actor: OperatorActor
-) -> ExpansionOut:
+) -> ExpansionOut | JSONResponse:
     """Replaces the steps not applied yet. Each step widens the circle at its time past
-    approval and notifies only devices the notice has not reached yet."""
-    return service.set_expansion_schedule(
+    approval and notifies only devices the notice has not reached yet. On an approved
+    Actual notice a schedule with steps waits for another operator's approval (202, a
+    pending change); an empty one applies at once."""
+    planned, change = service.set_expansion_schedule(
         session, notice_id=notice_id, schedule=schedule, actor=actor
     )
+    if change is not None:
+        return pending_change(change)
+    return planned

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from alerts.accounts import service as account_service
 from alerts.accounts.service import agency_actor
+from alerts.changes.endpoints import PENDING_CHANGE_RESPONSE, pending_change
 from alerts.deps import (
     AgencyNotice,
     AgencyWriter,
@@ -274,17 +276,22 @@ def list_notices(
 @agency_router.patch(
     "/{notice_id}",
     response_model=NoticeOut,
-    responses=error_responses(401, 403, 404, 409),
+    responses={**PENDING_CHANGE_RESPONSE, **error_responses(401, 403, 404, 409)},
     summary="Change the description, photo or target area of a pending or active notice",
 )
 def update_notice(
     notice_id: uuid.UUID, changes: NoticeUpdate, session: SessionDep, key: AgencyWriter
-) -> NoticeOut:
-    """On an active notice the change is broadcast at once: devices in the new area that the
-    notice has not reached yet get it. Needs a key with the `notices:write` scope."""
-    notice = service.update_notice(
+) -> NoticeOut | JSONResponse:
+    """A pending notice, or a drill, changes at once (200). On an approved Actual notice a
+    change that widens the area or changes text or photo waits for an operator other than
+    the key's issuer (202, a pending change); a smaller radius or a removed photo applies at
+    once. An applied change reaches the devices newly in the area. Needs a key with the
+    `notices:write` scope."""
+    notice, change = service.update_notice(
         session, agency=key.agency, notice_id=notice_id, changes=changes, actor=agency_actor(key)
     )
+    if change is not None:
+        return pending_change(change)
     return NoticeOut.from_notice(notice)
 
 

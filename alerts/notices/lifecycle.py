@@ -6,6 +6,7 @@ import enum
 import uuid
 from typing import Final
 
+from alerts.accounts.service import BOOTSTRAP_OPERATOR_ID
 from alerts.errors import Conflict, Forbidden
 from kit.models import CapStatus, NoticeStatus
 
@@ -44,15 +45,42 @@ def next_status(current: NoticeStatus, action: Action) -> NoticeStatus:
 
 
 def check_approver(
-    cap_status: CapStatus, *, submitted_by: uuid.UUID | None, approver: uuid.UUID | None
+    cap_status: CapStatus,
+    *,
+    approver: uuid.UUID | None,
+    submitted_by: uuid.UUID | None = None,
+    key_issuer: uuid.UUID | None = None,
+    what: str = "an Actual notice",
 ) -> None:
-    """An Actual notice an operator submitted needs a second operator to approve it, so no
-    one person can send a real alert alone. Test and Exercise notices reach only test
-    devices and can never become Actual, so their submitter may approve them: a drill can
-    be run by whoever is on shift."""
-    if cap_status is CapStatus.ACTUAL and submitted_by is not None and submitted_by == approver:
+    """An Actual notice, or a change to one, needs a second person: an operator other than
+    the one who submitted it and other than the one who issued the agency key it came with
+    (who holds that key too). The bootstrap credential is nobody's second person: whoever
+    holds it may also hold an account, so it approves nothing Actual, and nothing it
+    submitted (or submitted with a key it issued) can be shown to have a second person.
+    Test and Exercise notices reach only test devices, never reach the public outputs and
+    can never become Actual, so their submitter may approve them: a drill can be run by
+    whoever is on shift."""
+    if cap_status is not CapStatus.ACTUAL:
+        return
+    if approver == BOOTSTRAP_OPERATOR_ID:
         raise TwoPersonRule(
-            "an Actual notice must be approved by an operator other than the one who submitted it"
+            f"the bootstrap credential is nobody's second person: approve {what} with an "
+            "operator account"
+        )
+    if BOOTSTRAP_OPERATOR_ID in (submitted_by, key_issuer):
+        raise TwoPersonRule(
+            f"{what} submitted with the bootstrap credential, or with an agency key it issued, "
+            "has no second person anyone can vouch for: submit it with a key an admin account "
+            "issued"
+        )
+    if submitted_by is not None and submitted_by == approver:
+        raise TwoPersonRule(
+            f"{what} must be approved by an operator other than the one who submitted it"
+        )
+    if key_issuer is not None and key_issuer == approver:
+        raise TwoPersonRule(
+            f"{what} must be approved by an operator other than the one who issued the agency "
+            "key it was submitted with"
         )
 
 
@@ -66,7 +94,12 @@ notice's "Found, thank you"."""
 APPROVED: Final = BROADCASTING | ENDED
 """Went out: its CAP status is its own (Actual, Exercise, Test), not Draft."""
 PUBLIC: Final = BROADCASTING
-"""Listed in the public Atom feed and answered by the public CAP route."""
+"""Listed in the public Atom feed and answered by the public CAP route, if it is real (see
+PUBLIC_CAP_STATUSES)."""
+PUBLIC_CAP_STATUSES: Final = frozenset({CapStatus.ACTUAL})
+"""Only real alerts reach the public outputs: a Test or Exercise notice there would read as
+a real alert to every reader that ignores CAP's <status>, and a drill is approved by one
+person."""
 CHANGEABLE: Final = PENDING | BROADCASTING
 """May still be updated, cancelled or given an expansion schedule."""
 IDENTITY_WITHHELD: Final = frozenset({NoticeStatus.FOUND})

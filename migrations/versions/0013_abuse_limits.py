@@ -1,7 +1,7 @@
 """abuse limits: counters per client, device claims, known operator clients, webhook scope
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-05 03:00:00.000000
 
 Registrations, sightings and failed logins record the client address they came from, so that
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0013'
-down_revision: str | None = '0011'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

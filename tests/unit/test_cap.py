@@ -531,6 +531,16 @@ def test_a_cancelled_notice_is_a_cancel_referencing_alert_and_last_update() -> N
     assert find(root, "c:info/c:urgency") == ["Past"]
 
 
+def test_the_public_alert_rounds_the_point_and_leaves_the_decision_reason_out() -> None:
+    reasoned = notice(last_seen_lat=51.500729, last_seen_lon=-0.124631, decision_reason="Tip #7")
+    public = valid_cap(
+        writing.alert_document(reasoned, agency_name="Met Police", sender=SENDER, public=True)
+    )
+    assert find(public, "c:info/c:area/c:circle") == ["51.501,-0.125 5.079"]
+    assert "Tip #7" not in find(public, "c:note")[0]
+    assert "Tip #7" in find(export(reasoned), "c:note")[0]
+
+
 def test_one_info_per_language_the_notice_has_text_in() -> None:
     root = export(
         notice(

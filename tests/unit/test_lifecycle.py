@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from alerts.accounts.service import BOOTSTRAP_OPERATOR_ID
 from alerts.errors import Conflict, Forbidden
 from alerts.notices.lifecycle import (
     Action,
@@ -59,6 +60,34 @@ def test_the_submitter_of_an_actual_notice_cannot_approve_it() -> None:
     assert isinstance(error, Forbidden)
     assert (error.status_code, error.code) == (403, "two_person_rule")
     assert "other than the one who submitted it" in error.detail
+
+
+def test_the_issuer_of_the_key_an_actual_notice_came_with_cannot_approve_it() -> None:
+    with pytest.raises(TwoPersonRule) as raised:
+        check_approver(CapStatus.ACTUAL, key_issuer=SUBMITTER, approver=SUBMITTER)
+    assert "issued the agency key" in raised.value.detail
+    check_approver(CapStatus.ACTUAL, key_issuer=SUBMITTER, approver=OTHER)
+
+
+@pytest.mark.parametrize(
+    ("submitted_by", "key_issuer", "approver"),
+    [
+        (None, None, BOOTSTRAP_OPERATOR_ID),
+        (SUBMITTER, None, BOOTSTRAP_OPERATOR_ID),
+        (BOOTSTRAP_OPERATOR_ID, None, OTHER),
+        (None, BOOTSTRAP_OPERATOR_ID, OTHER),
+    ],
+)
+def test_the_bootstrap_credential_is_nobodys_second_person(
+    submitted_by: uuid.UUID | None, key_issuer: uuid.UUID | None, approver: uuid.UUID
+) -> None:
+    with pytest.raises(TwoPersonRule):
+        check_approver(
+            CapStatus.ACTUAL, submitted_by=submitted_by, key_issuer=key_issuer, approver=approver
+        )
+    check_approver(
+        CapStatus.TEST, submitted_by=submitted_by, key_issuer=key_issuer, approver=approver
+    )
 
 
 @pytest.mark.parametrize(

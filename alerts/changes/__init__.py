@@ -1,0 +1,1 @@
+"""Changes to approved Actual notices that wait for a second person."""
