@@ -186,14 +186,16 @@ def _broadcast(
 
     from alerts.api import create_app
 
-    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    bootstrap = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
     sandbox.delete("/sandbox/messages").raise_for_status()
     with TestClient(create_app()) as api:
+        # Two people: one admin issues the agency's key, another approves its notice.
+        issuer, operator = (_admin(api, bootstrap, role) for role in ("keys", "duty"))
         agency = _ok(
             api.post(
                 "/v1/operator/agencies",
                 json={"name": f"Bench Police {time.time_ns()}"},
-                headers=operator,
+                headers=issuer,
             )
         )
         notice = _ok(
@@ -565,6 +567,20 @@ def _wait(
             log(progress(value))
             next_report += 1.0
         time.sleep(interval)
+
+
+def _admin(api: Any, bootstrap: dict[str, str], role: str) -> dict[str, str]:
+    """A new admin account, logged in: its session's headers."""
+    email, password = f"bench-{role}-{time.time_ns()}@hexcast.example", "bench passphrase 1234"
+    _ok(
+        api.post(
+            "/v1/operator/accounts",
+            json={"email": email, "display_name": role, "role": "admin", "password": password},
+            headers=bootstrap,
+        )
+    )
+    login = _ok(api.post("/v1/operator/login", json={"email": email, "password": password}))
+    return {"Authorization": f"Bearer {login['token']}"}
 
 
 def _ok(response: httpx2.Response) -> dict[str, Any]:

@@ -110,10 +110,33 @@ def main() -> None:
         if gone:
             print(f"demo: {len(gone)} of them have since uninstalled the app")
 
+        # The agency's key comes from an admin account of its own: a key the bootstrap
+        # credential issued submits notices nobody may approve (two people for every alert).
+        issuer_email = f"demo-keys-{now:%Y%m%d-%H%M%S}@hexcast.example"
+        issuer_password = secrets.token_urlsafe(16)
+        _check(
+            api.post(
+                "/v1/operator/accounts",
+                headers=operator,
+                json={
+                    "email": issuer_email,
+                    "display_name": "Demo Key Officer",
+                    "role": "admin",
+                    "password": issuer_password,
+                },
+            ),
+            201,
+        )
+        issuer_login = _check(
+            api.post(
+                "/v1/operator/login", json={"email": issuer_email, "password": issuer_password}
+            ),
+            200,
+        ).json()
         agency = _check(
             api.post(
                 "/v1/operator/agencies",
-                headers=operator,
+                headers={"Authorization": f"Bearer {issuer_login['token']}"},
                 json={"name": f"Demo Police {now:%Y%m%d-%H%M%S}"},
             ),
             201,

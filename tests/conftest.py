@@ -634,9 +634,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator["Browser"]:
-    """Debian's Chromium, headless, driven by Playwright (scripts/stack.sh installs it)."""
+    """Debian's Chromium, headless, driven by Playwright (scripts/stack.sh installs it). One
+    per test module: Playwright's sync API keeps an event loop running in this thread while
+    it is open, and later tests that call asyncio.run (the FCM channel's) cannot run then."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -109,7 +109,7 @@ def test_only_a_key_with_the_webhook_scope_can_redirect_the_agencys_webhook(
     must not be able to send them elsewhere."""
     writer = {"X-API-Key": _issue(api, admin_headers, agency_id, READ, WRITE)["api_key"]}
     manager = {"X-API-Key": _issue(api, admin_headers, agency_id, "webhook:write")["api_key"]}
-    hook = {"url": "https://agency.example/hook"}
+    hook = {"url": "http://127.0.0.1:9/hook"}
 
     redirected = api.put("/v1/webhook", json=hook, headers=writer)
     assert redirected.status_code == 403, redirected.text

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from geo.sphere import destination
+from kit.config import get_settings
 from tests.conftest import Sandbox, Service, drain, wait_until
 from tests.helpers import notice_body, register_device, report_location, scatter
 
@@ -108,6 +109,7 @@ def test_message_is_high_priority_expiring_and_collapses_per_notice(
         "type": "missing_person",
         "notice_id": notice["id"],
         "link": f"hexcast://notices/{notice['id']}",
+        "view": f"{get_settings().public_base_url}/v1/feed/notices/{notice['id']}",
         "cap_status": "Actual",
     }
     android = message["android"]

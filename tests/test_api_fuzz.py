@@ -48,27 +48,36 @@ def client(database: str, broker: Service) -> Iterator[TestClient]:
         yield client
 
 
+def _admin(client: TestClient, name: str) -> str:
+    email = f"{name}-{uuid.uuid4().hex[:8]}@hexcast.example"
+    create_operator(client, BOOTSTRAP, email, role="admin")
+    return email
+
+
 @pytest.fixture(scope="module")
 def agency(client: TestClient) -> dict[str, str]:
-    return create_agency(client, BOOTSTRAP, f"Fuzzed Police {uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture(scope="module")
-def notice_id(client: TestClient, agency: dict[str, str]) -> str:
-    """An active notice of the agency: operations on a notice reach its handlers with it."""
-    submitted = client.post("/v1/notices", json=notice_body(), headers=agency)
-    assert submitted.status_code == 201, submitted.text
-    notice_id = str(submitted.json()["id"])
-    approved = client.post(f"/v1/operator/notices/{notice_id}/approve", headers=BOOTSTRAP)
-    assert approved.status_code == 200, approved.text
-    return notice_id
+    """An agency whose key an admin of its own issued, so that the fuzzed admin may approve
+    its notices (two people)."""
+    issuer = log_in(client, _admin(client, "keys"))
+    return create_agency(client, issuer, f"Fuzzed Police {uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="module")
 def admin_email(client: TestClient) -> str:
-    email = f"fuzz-{uuid.uuid4().hex[:8]}@hexcast.example"
-    create_operator(client, BOOTSTRAP, email, role="admin")
-    return email
+    return _admin(client, "fuzz")
+
+
+@pytest.fixture(scope="module")
+def notice_id(client: TestClient, agency: dict[str, str], admin_email: str) -> str:
+    """An active notice of the agency: operations on a notice reach its handlers with it."""
+    submitted = client.post("/v1/notices", json=notice_body(), headers=agency)
+    assert submitted.status_code == 201, submitted.text
+    notice_id = str(submitted.json()["id"])
+    approved = client.post(
+        f"/v1/operator/notices/{notice_id}/approve", headers=log_in(client, admin_email)
+    )
+    assert approved.status_code == 200, approved.text
+    return notice_id
 
 
 @pytest.fixture

@@ -56,9 +56,10 @@ def test_the_app_shows_the_alert_near_it_and_sends_a_sighting(
     worker: Service,
     sandbox: Sandbox,
     operator_headers: dict[str, str],
+    admin_headers: dict[str, str],
 ) -> None:
     api = live_api
-    agency = api.post("/v1/operator/agencies", json={"name": "Met"}, headers=operator_headers)
+    agency = api.post("/v1/operator/agencies", json={"name": "Met"}, headers=admin_headers)
     agency_headers = {"X-API-Key": agency.json()["api_key"]}
 
     page = phone.goto(f"{live_server}/app/")

@@ -17,6 +17,7 @@ from tests.conftest import OPERATOR_TOKEN, Sandbox
 from tests.helpers import (
     create_agency,
     create_operator,
+    log_in,
     notice_body,
     place_devices,
     register_device,
@@ -54,6 +55,14 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def agency_of(api: httpx.Client, name: str) -> dict[str, str]:
+    """An agency whose key an admin account of its own issued (the bootstrap credential's
+    keys submit notices nobody may approve)."""
+    email = f"keys-{abs(hash(name))}@hexcast.example"
+    create_operator(api, BOOTSTRAP, email, role="admin")
+    return create_agency(api, log_in(api, email), name)
+
+
 def submit(api: httpx.Client, agency: dict[str, str], **overrides: Any) -> dict[str, Any]:
     response = api.post(
         "/v1/notices", json=notice_body(lat=LAT, lon=LON, **overrides), headers=agency
@@ -81,7 +90,7 @@ def console(live_api: httpx.Client) -> Iterator[str]:
 def test_review_tune_the_radius_approve_and_watch_it_go_out(
     page: Page, live_api: httpx.Client, console: str, worker: object, sandbox: Sandbox
 ) -> None:
-    agency = create_agency(live_api, BOOTSTRAP, "Metropolitan Police")
+    agency = agency_of(live_api, "Metropolitan Police")
     place_devices(80, LAT, LON, within_m=12_000, seed=17)
     notice = submit(live_api, agency, radius_km=3)
     planned = live_api.put(
@@ -149,7 +158,7 @@ def test_review_tune_the_radius_approve_and_watch_it_go_out(
 def test_the_submitter_cannot_approve_a_second_reviewer_can(
     page: Page, live_api: httpx.Client, console: str
 ) -> None:
-    agency = create_agency(live_api, BOOTSTRAP, "County Police")
+    agency = agency_of(live_api, "County Police")
     a_token = live_api.post(
         "/v1/operator/login",
         json={"email": "a@hexcast.example", "password": "correct horse battery staple"},
@@ -184,7 +193,7 @@ def test_the_submitter_cannot_approve_a_second_reviewer_can(
 def test_agency_text_is_shown_as_text_under_a_strict_policy(
     page: Page, live_api: httpx.Client, console: str
 ) -> None:
-    agency = create_agency(live_api, BOOTSTRAP, "Harbour Police")
+    agency = agency_of(live_api, "Harbour Police")
     hostile = "<img src=x onerror=alert(1)>"
     body = notice_body(lat=LAT, lon=LON)
     body["person"]["name"] = hostile
@@ -227,7 +236,7 @@ def test_every_page_passes_axe_and_works_from_the_keyboard(
     browser: Browser, live_api: httpx.Client, console: str
 ) -> None:
     create_operator(live_api, BOOTSTRAP, "admin@hexcast.example", role="admin")
-    agency = create_agency(live_api, BOOTSTRAP, "River Police")
+    agency = agency_of(live_api, "River Police")
     pending = submit(live_api, agency, radius_km=3)
     drill = submit(live_api, agency, radius_km=2, cap_status="Exercise")
     context = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -65,12 +65,11 @@ def test_paused_and_capped_devices_get_no_popup_and_are_counted_as_suppressed(
             assert _alerted(sandbox, notice_id) == ["busy"]
 
         report_location(api, busy, *ZURICH)
+        keys = {}
         for i, token in enumerate(["free-1", "free-2", "paused"]):
-            report_location(api, register_device(api, token), *destination(*ZURICH, 200 * i, 90))
-        paused = api.post(
-            "/v1/devices", json={"fcm_token": "paused", "platform": "ios", "locale": "en"}
-        ).json()
-        paused_headers = {"X-Device-Key": paused["device_key"]}
+            keys[token] = register_device(api, token)
+            report_location(api, keys[token], *destination(*ZURICH, 200 * i, 90))
+        paused_headers = keys["paused"]
         set_paused = api.patch(
             "/v1/devices/me", json={"alerts_paused": True}, headers=paused_headers
         )
@@ -91,7 +90,13 @@ def test_paused_and_capped_devices_get_no_popup_and_are_counted_as_suppressed(
             json={"description": "Blue raincoat."},
             headers=agency_headers,
         )
-        assert changed.status_code == 200, changed.text
+        # A new description of an active Actual notice waits for a second person.
+        assert changed.status_code == 202, changed.text
+        approved = api.post(
+            f"/v1/operator/notices/{earlier[0]}/changes/{changed.json()['id']}/approve",
+            headers=operator_headers,
+        )
+        assert approved.status_code == 200, approved.text
         wait_until(
             lambda: _alerted(sandbox, earlier[0], "missing_person_update") == ["busy"],
             timeout=30,

@@ -65,6 +65,7 @@ def _stored(notice_id: str) -> Notice:
 def test_every_output_is_produced_and_valid_for_any_text_the_api_accepts(
     api: httpx.Client,
     operator_headers: dict[str, str],
+    admin_headers: dict[str, str],
     agency: str,
     name: str,
     description: str,
@@ -74,7 +75,7 @@ def test_every_output_is_produced_and_valid_for_any_text_the_api_accepts(
 ) -> None:
     """A notice is approved, or rejected when there is a reason (which CAP's note carries)."""
     unique = f"{agency} {uuid.uuid4().hex[:6]}"
-    created = _send(api, "POST", "/v1/operator/agencies", {"name": unique}, **operator_headers)
+    created = _send(api, "POST", "/v1/operator/agencies", {"name": unique}, **admin_headers)
     event(f"agency {created.status_code}")
     assume(created.status_code == 201)
     headers = {"X-API-Key": created.json()["api_key"]}

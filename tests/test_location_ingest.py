@@ -129,8 +129,15 @@ def test_the_key_of_an_erased_device_is_401(api: httpx.Client) -> None:
 
 
 def test_a_new_registration_retires_the_old_device_key(api: httpx.Client) -> None:
+    """The app that holds the token registers it again, proving it with its current key."""
     old = register_device(api, "ingest-rekeyed")
-    new = register_device(api, "ingest-rekeyed")
+    again = api.post(
+        "/v1/devices",
+        json={"fcm_token": "ingest-rekeyed", "platform": "android", "locale": "en-GB"},
+        headers=old,
+    )
+    assert again.status_code in (200, 201), again.text
+    new = {"X-Device-Key": again.json()["device_key"]}
     at = datetime.now(UTC) - timedelta(minutes=1)
     assert api.put(PATH, headers=old, json=_body(1, 1, at)).status_code == 401
     assert api.put(PATH, headers=new, json=_body(1, 1, at)).status_code == 204
@@ -220,6 +227,7 @@ def test_a_claim_takes_each_devices_location_as_it_was_when_its_chunk_was_claime
                 ranges=cover_region(region),
                 fresh_since=now - timedelta(hours=1),
                 lease_until=now + timedelta(minutes=1),
+                daily_cap=1000,
             )
             tokens = [c.token for c in claims]
             if tokens:  # the claim's transaction is still open: its deliveries lock devices

@@ -41,11 +41,12 @@ def test_a_whole_broadcast_logs_no_coordinates_and_no_tokens(
     beat: Service,
     sandbox: Sandbox,
     operator_headers: dict[str, str],
+    admin_headers: dict[str, str],
 ) -> None:
     before = _log_sizes()
     api = live_api
     agency = api.post(
-        "/v1/operator/agencies", json={"name": "Bern Police"}, headers=operator_headers
+        "/v1/operator/agencies", json={"name": "Bern Police"}, headers=admin_headers
     ).json()
     agency_headers = {"X-API-Key": agency["api_key"]}
     tokens = [f"logscan-{uuid.uuid4().hex}" for _ in DEVICES]

@@ -29,7 +29,7 @@ from tests.conftest import (
     wait_for_runs,
     wait_until,
 )
-from tests.helpers import notice_body, place_devices, wait_for_dispatch
+from tests.helpers import create_operator, log_in, notice_body, place_devices, wait_for_dispatch
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -158,7 +158,10 @@ def test_a_database_outage_is_503_changes_nothing_and_passes_without_a_restart(
     cluster: Cluster, server: httpx.Client
 ) -> None:
     api = server
-    created = api.post("/v1/operator/agencies", json={"name": "Outage Police"}, headers=OPERATOR)
+    for email in ("keys@outage.example", "duty@outage.example"):
+        create_operator(api, OPERATOR, email, role="admin")
+    issuer, duty = log_in(api, "keys@outage.example"), log_in(api, "duty@outage.example")
+    created = api.post("/v1/operator/agencies", json={"name": "Outage Police"}, headers=issuer)
     assert created.status_code == 201, created.text
     agency = {"X-API-Key": created.json()["api_key"]}
     device = api.post(
@@ -175,7 +178,7 @@ def test_a_database_outage_is_503_changes_nothing_and_passes_without_a_restart(
 
     cluster.stop()
     _unavailable(api.post("/v1/notices", json=_named("Second"), headers=agency))
-    _unavailable(api.post(f"/v1/operator/notices/{notice_id}/approve", headers=OPERATOR))
+    _unavailable(api.post(f"/v1/operator/notices/{notice_id}/approve", headers=duty))
     moved = {"lat": 48.85, "lon": 2.35, "accuracy_m": 10, "at": datetime.now(UTC).isoformat()}
     _unavailable(api.put("/v1/devices/me/location", json=moved, headers=phone))
     _unavailable(api.get("/metrics"))
@@ -193,7 +196,7 @@ def test_a_database_outage_is_503_changes_nothing_and_passes_without_a_restart(
         stored = connection.execute(text("select st_y(location::geometry) from devices"))
         assert stored.scalar_one() == pytest.approx(LOCATION["lat"])
 
-    approved = api.post(f"/v1/operator/notices/{notice_id}/approve", headers=OPERATOR)
+    approved = api.post(f"/v1/operator/notices/{notice_id}/approve", headers=duty)
     assert approved.status_code == 200, approved.text
     assert api.post("/v1/notices", json=_named("Second"), headers=agency).status_code == 201
     assert api.put("/v1/devices/me/location", json=moved, headers=phone).status_code == 204

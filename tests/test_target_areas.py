@@ -234,8 +234,10 @@ def test_a_maximal_area_request_is_refused_cheaply_or_answered_within_the_budget
 
     attack = [_jagged(10.0, -60.0 + 2 * k, 5000, 0.5) for k in range(MAX_AREAS)]
     refused, refused_cpu = _cpu_seconds(preview(attack))
-    assert refused.status_code == 422, refused.text[:300]
-    assert "too complex" in refused.json()["detail"][0]["msg"]
+    # Over the body limit (413) before the app parses it, or over the area budget (422).
+    assert refused.status_code in (413, 422), refused.text[:300]
+    if refused.status_code == 422:
+        assert "too complex" in refused.json()["detail"][0]["msg"]
     assert len(refused.content) < 1000, "the refused areas are not echoed back"
     assert refused_cpu < 0.6, f"{refused_cpu:.2f} s of CPU"
 

@@ -5,6 +5,8 @@ import uuid
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.accounts.credentials import hash_secret
@@ -113,7 +115,13 @@ class LocationShortcut:
             except ValidationError:
                 pass
             else:
-                if await service.store_location(key_hash=hash_secret(key), data=data):
+                try:
+                    stored = await service.store_location(key_hash=hash_secret(key), data=data)
+                except (DBAPIError, PoolTimeout):
+                    # The database is away: the route tries again, and its error handler
+                    # answers 503 with Retry-After.
+                    stored = False
+                if stored:
                     await send({"type": "http.response.start", "status": 204, "headers": []})
                     await send({"type": "http.response.body", "body": b""})
                     return

@@ -58,7 +58,8 @@ def test_a_signing_key_needs_its_certificate_and_production_needs_both() -> None
     with pytest.raises(ValidationError, match="HEXCAST_CAP_SIGNING_KEY_FILE"):
         Settings(
             environment="production",
-            operator_token="a-production-token",
+            operator_token="a-production-token-of-at-least-32-characters",
+            fcm_endpoint="https://fcm.googleapis.com",
             cap_signing_key_file=None,
             cap_signing_cert_file=None,
         )
