@@ -89,6 +89,8 @@ os.environ.update(
     HEXCAST_DATABASE_URL=f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{TEST_DB}",
     HEXCAST_BROKER_URL=f"redis://127.0.0.1:{REDIS_PORT}/0",
     HEXCAST_OPERATOR_TOKEN=OPERATOR_TOKEN,
+    # Logins in nearly every test: scrypt at 2^10 (production keeps 2^15 or more).
+    HEXCAST_PASSWORD_HASH_LOG2_N="10",
     HEXCAST_FCM_PROJECT_ID="hexcast-test",
     HEXCAST_FCM_ENDPOINT=SANDBOX_URL,
     HEXCAST_FCM_CREDENTIALS_FILE=str(CREDENTIALS),

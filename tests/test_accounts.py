@@ -77,7 +77,7 @@ def test_passwords_and_tokens_are_stored_only_as_hashes(
         ).all()
     assert not any(PASSWORD in row for row in operators)
     assert not any(token in row for row in sessions)
-    assert stored_hash.startswith("scrypt$15$8$1$")
+    assert stored_hash.startswith(f"scrypt${get_settings().password_hash_log2_n}$8$1$")
 
 
 def test_logout_ends_that_session_only(api: httpx.Client, admin_headers: dict[str, str]) -> None:

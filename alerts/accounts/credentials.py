@@ -3,8 +3,9 @@
 API keys, device keys and session tokens are random, shown once and stored as SHA-256: they
 carry 256 bits of entropy, so a fast hash is enough. Passwords are chosen by people and get
 scrypt, a memory-hard KDF from the standard library: N=2^15, r=8, p=1 takes 32 MiB and about
-0.1 s per guess here (Django's scrypt hasher uses 2^14). The parameters are stored with each
-hash, so raising them later leaves existing hashes verifiable."""
+0.1 s per guess here (Django's scrypt hasher uses 2^14; HEXCAST_PASSWORD_HASH_LOG2_N, which
+production keeps at 15 or more). The parameters are stored with each hash, so raising them
+later leaves existing hashes verifiable."""
 
 import base64
 import hashlib
@@ -12,7 +13,7 @@ import hmac
 import secrets
 from functools import cache
 
-SCRYPT_LOG2_N = 15
+from kit.config import get_settings
 
 SCRYPT_R = 8
 
@@ -52,8 +53,9 @@ def _b64(raw: bytes) -> str:
 def hash_password(password: str) -> str:
     """`scrypt$log2(N)$r$p$salt$key`, salt and key in base64."""
     salt = secrets.token_bytes(_SALT_BYTES)
-    key = _scrypt(password, salt, SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P)
-    return f"scrypt${SCRYPT_LOG2_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+    log2_n = get_settings().password_hash_log2_n
+    key = _scrypt(password, salt, log2_n, SCRYPT_R, SCRYPT_P)
+    return f"scrypt${log2_n}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
 
 
 @cache

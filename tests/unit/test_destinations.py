@@ -60,6 +60,7 @@ def test_a_signing_key_needs_its_certificate_and_production_needs_both() -> None
             environment="production",
             operator_token="a-production-token-of-at-least-32-characters",
             fcm_endpoint="https://fcm.googleapis.com",
+            password_hash_log2_n=15,
             cap_signing_key_file=None,
             cap_signing_cert_file=None,
         )

@@ -23,7 +23,13 @@ PRODUCTION = {
     "environment": "production",
     "operator_token": "p" * 40,
     "fcm_endpoint": "https://fcm.googleapis.com",
+    "password_hash_log2_n": 15,  # the suite's environment lowers it for its logins
 }
+
+
+def test_production_refuses_cheap_password_hashes() -> None:
+    with pytest.raises(ValidationError, match="HEXCAST_PASSWORD_HASH_LOG2_N"):
+        Settings(**{**PRODUCTION, "password_hash_log2_n": 12})
 
 
 def test_a_well_configured_production_starts() -> None:

@@ -156,6 +156,7 @@ def test_production_sends_events_to_https_urls_only(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HEXCAST_ENVIRONMENT", "production")
     monkeypatch.setenv("HEXCAST_OPERATOR_TOKEN", "a-production-operator-token-of-40-chars")
     monkeypatch.setenv("HEXCAST_FCM_ENDPOINT", "https://fcm.googleapis.com")
+    monkeypatch.setenv("HEXCAST_PASSWORD_HASH_LOG2_N", "15")
     get_settings.cache_clear()
     try:
         with pytest.raises(ValidationError, match="must be an https URL"):
