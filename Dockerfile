@@ -1,3 +1,9 @@
+# The console's map and outline assets, from npm as pinned by package-lock.json.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -9,7 +15,9 @@ COPY fcm_sandbox fcm_sandbox
 COPY migrations migrations
 COPY alembic.ini ./
 COPY scripts scripts
-RUN pip install --no-cache-dir .
+COPY --from=assets /assets/node_modules node_modules
+# Editable, so that the console finds node_modules beside the source, as in a checkout.
+RUN pip install --no-cache-dir -e .
 RUN useradd --create-home hexcast && mkdir /credentials && chown hexcast /credentials
 USER hexcast
 EXPOSE 8000
