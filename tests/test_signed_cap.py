@@ -24,7 +24,7 @@ from tests.test_cap_api import ATOM, cap_message, post_cap
 
 # The OASIS schema as published, next to the repository, not hexcast's own copy of it.
 SHARED_CAP_SCHEMA = etree.XMLSchema(
-    etree.parse(str(ROOT.parent / "shared" / "cap" / "cap-1.2.xsd"))
+    etree.parse(str(ROOT / "alerts" / "cap" / "resources" / "cap-1.2.xsd"))
 )
 
 
