@@ -325,11 +325,12 @@ def deactivate_tokens(session: Session, tokens: Sequence[str]) -> None:
 
 
 def reached_devices(
-    session: Session, notice_id: uuid.UUID, *, after: int, limit: int
+    session: Session, notice_id: uuid.UUID, *, after: int, limit: int, up_to: int | None = None
 ) -> list[Claim]:
-    """Devices the notice's alert was sent to, in delivery order from after `after`: the
-    audience of its update and found messages. A device that paused alerts since gets none."""
-    rows = session.execute(
+    """Devices the notice's alert was sent to, in delivery order from after `after` (through
+    `up_to` if given): the audience of its update and found messages. A device that paused
+    alerts since gets none."""
+    query = (
         select(Delivery.id, Device.fcm_token, Device.locale, Delivery.attempts)
         .join(Device, Device.id == Delivery.device_id)
         .where(
@@ -342,6 +343,9 @@ def reached_devices(
         .order_by(Delivery.id)
         .limit(limit)
     )
+    if up_to is not None:
+        query = query.where(Delivery.id <= up_to)
+    rows = session.execute(query)
     return [Claim(delivery_id=r[0], token=r[1], locale=r[2], attempts=r[3]) for r in rows]
 
 

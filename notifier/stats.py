@@ -46,6 +46,13 @@ def delivery_groups(session: Session, notice_id: uuid.UUID) -> list[DeliveryGrou
     return [DeliveryGroup(*row) for row in rows]
 
 
+def last_delivery_id(session: Session, notice_id: uuid.UUID) -> int:
+    """The notice's newest delivery so far (0 if none): an update's follow-up goes to the
+    deliveries up to it, those made before the update."""
+    newest = session.scalar(select(func.max(Delivery.id)).where(Delivery.notice_id == notice_id))
+    return int(newest or 0)
+
+
 def chunk_counts(session: Session, notice_id: uuid.UUID) -> tuple[int, int]:
     """(chunks, pending chunks) of every broadcast round of the notice."""
     row = session.execute(

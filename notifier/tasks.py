@@ -420,9 +420,11 @@ FOUND_MESSAGE_TTL = timedelta(days=3)
 
 
 @celery_app.task(name="notifier.follow_up")
-def follow_up(notice_id: str, kind: str) -> int:
-    """Push an update, or the found message, to every device the notice's alert reached,
-    under the alert's collapse key so it takes the alert's place on the phone.
+def follow_up(notice_id: str, kind: str, reached_up_to: int | None = None) -> int:
+    """Push an update, or the found message, to every device the notice's alert reached
+    (an update: through delivery `reached_up_to`, those alerted before it; the devices its
+    own new round alerts get the new text in their alert, not a second push), under the
+    alert's collapse key so it takes the alert's place on the phone.
 
     Follow-ups are sent once, best effort: they are not retried per device, and a worker that
     dies mid-way leaves the rest unsent (a re-run sends the whole list again; the collapse key
@@ -443,7 +445,11 @@ def follow_up(notice_id: str, kind: str) -> int:
     while True:
         with session_scope() as session:
             batch = repository.reached_devices(
-                session, uuid.UUID(notice_id), after=after, limit=settings.send_batch_size
+                session,
+                uuid.UUID(notice_id),
+                after=after,
+                limit=settings.send_batch_size,
+                up_to=reached_up_to,
             )
         if not batch:
             break

@@ -27,6 +27,7 @@ def _production(env: pytest.MonkeyPatch, **settings: str) -> None:
     env.setenv("HEXCAST_ENVIRONMENT", "production")
     env.setenv("HEXCAST_OPERATOR_TOKEN", STRONG_TOKEN)
     env.setenv("HEXCAST_FCM_ENDPOINT", GOOGLE_FCM)
+    env.setenv("HEXCAST_PASSWORD_HASH_LOG2_N", "15")  # the suite's environment lowers it
     for name, value in settings.items():
         env.setenv(f"HEXCAST_{name.upper()}", value)
     get_settings.cache_clear()

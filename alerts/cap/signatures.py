@@ -153,31 +153,33 @@ def development_identity(common_name: str = "hexcast development CAP signing") -
     )
 
 
-@lru_cache
 def signing_identity() -> SigningIdentity:
     """hexcast's own key and certificate, from the files the settings name; without them (never
-    in production, see kit.config) a key made now."""
+    in production, see kit.config) a key made once per process."""
     settings = get_settings()
-    if settings.cap_signing_key_file is None or settings.cap_signing_cert_file is None:
+    return _identity(settings.cap_signing_key_file, settings.cap_signing_cert_file)
+
+
+# Per pair of files: a change of settings (a test's, or a reload) signs with the new key.
+@lru_cache
+def _identity(key_file: str | None, cert_file: str | None) -> SigningIdentity:
+    if key_file is None or cert_file is None:
         log.warning("alerts.cap.signing key=ephemeral: set HEXCAST_CAP_SIGNING_KEY_FILE")
         return development_identity()
-    key = serialization.load_pem_private_key(
-        Path(settings.cap_signing_key_file).read_bytes(), password=None
-    )
-    cert_pem = Path(settings.cap_signing_cert_file).read_bytes()
+    key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
+    cert_pem = Path(cert_file).read_bytes()
     return SigningIdentity(key=key, cert_pem=cert_pem, method=_method(key))
 
 
 def signed(alert: Any) -> Any:
     """The alert element with hexcast's enveloped signature as its last child."""
-    return etree.fromstring(_signed_bytes(etree.tostring(alert)))
+    return etree.fromstring(_signed_bytes(etree.tostring(alert), signing_identity()))
 
 
-# Alerts signed lately, by their unsigned bytes: the feed signs up to 50 alerts a request,
-# which mostly have not changed since the last one (4-9 ms a signature here).
+# Alerts signed lately, by their unsigned bytes and the key: the feed signs up to 50 alerts a
+# request, which mostly have not changed since the last one (4-9 ms a signature here).
 @lru_cache(maxsize=2048)
-def _signed_bytes(unsigned: bytes) -> bytes:
-    identity = signing_identity()
+def _signed_bytes(unsigned: bytes, identity: SigningIdentity) -> bytes:
     signer = XMLSigner(
         method=methods.enveloped,
         signature_algorithm=identity.method,

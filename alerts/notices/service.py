@@ -429,8 +429,11 @@ def apply_update(
     notice.revision += 1
     notice.revised_at = datetime.now(UTC)
     if notice.status == NoticeStatus.ACTIVE:
+        # Only devices alerted before this update get it as an update; the new round alerts
+        # the others with the new text.
+        reached = stats.last_delivery_id(session, notice.id)
         broadcast_after_commit(session, notice, next_round=True)
-        after_commit(session, partial(queue, FOLLOW_UP_TASK, str(notice.id), "update"))
+        after_commit(session, partial(queue, FOLLOW_UP_TASK, str(notice.id), "update", reached))
     session.flush()
     audit_service.record(
         session,
