@@ -56,6 +56,10 @@ def _cap_signing_files() -> tuple[Path, Path]:
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     key_file, cert_file = RUN_DIR / "cap-signing-key.pem", RUN_DIR / "cap-signing-cert.pem"
+    # Made once and kept: every process that imports this module (the suite's own
+    # subprocesses among them) must sign and verify with the same pair.
+    if key_file.exists() and cert_file.exists() and time.time() - cert_file.stat().st_mtime < 3600:
+        return key_file, cert_file
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hexcast test CAP signing")])
     now = datetime.datetime.now(datetime.UTC)
