@@ -60,7 +60,7 @@ def create_app() -> FastAPI:
     console.install(app)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     registry = metrics_registry()
