@@ -3,10 +3,13 @@
 A broadcast's recipients open the same notice within a minute of its pop-up. This starts
 the API (one uvicorn process, as `make run` does, access log off) on its own database with
 one active notice, then drives it with Debian's `wrk` (C, event loop: not the bottleneck)
-at a paced rate: `--connections` connections each waiting `--delay-ms` between requests,
-about 2,000 requests/s, for `--seconds`. The baseline, in the same run and at the same
-pace, is `GET /healthz`: the framework's own cost, with no view, cache or database.
-Prints a table (requests/s, 5xx, latency percentiles) and writes it under bench/results/.
+at a paced rate: `--connections` connections each waiting `--delay-ms` between requests
+(48 x 20 ms offer at most 2,400 requests/s, so that the 2,000 of the target are reached
+with each request's own time added to the pause), for `--seconds`; then the view unpaced
+for 10 s, the ceiling of one process on this machine with wrk beside it. The baseline,
+in the same run and at the same pace, is `GET /healthz`: the framework's own cost, with no
+view, cache or database. Prints a table (requests/s, 5xx, latency percentiles) and writes
+it under bench/results/.
 """
 
 import argparse
@@ -40,6 +43,8 @@ from bench.dispatch import (
 BENCH_DB = "hexcast_bench_public_view"
 TARGET_RPS = 2000
 P99_LIMIT_MS = 50.0
+VIEW_ROW = "GET /v1/feed/notices/{id}"
+CEILING_SECONDS = 10
 
 # wrk's Lua hooks: pace each connection, count 5xx per thread, and print the summary as JSON.
 PACED = """
@@ -84,15 +89,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         with _api() as url:
             httpx.get(f"{url}/v1/feed/notices/{notice_id}").raise_for_status()
-            for name, path in [
-                ("baseline: GET /healthz", "/healthz"),
-                (
-                    "GET /v1/feed/notices/{id}",
-                    f"/v1/feed/notices/{notice_id}",
-                ),
+            view = f"/v1/feed/notices/{notice_id}"
+            for name, path, delay_ms, seconds in [
+                ("baseline: GET /healthz", "/healthz", args.delay_ms, args.seconds),
+                (VIEW_ROW, view, args.delay_ms, args.seconds),
+                ("ceiling: the view unpaced", view, 0, CEILING_SECONDS),
             ]:
-                log(f"{name}: {args.seconds} s")
-                rows.append((name, _wrk(url + path, args)))
+                log(f"{name}: {seconds} s")
+                rows.append((name, _wrk(url + path, args, delay_ms=delay_ms, seconds=seconds)))
     finally:
         if not args.keep:
             _drop_database(args.database)
@@ -178,9 +182,9 @@ def _api() -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def _wrk(url: str, args: argparse.Namespace) -> dict[str, Any]:
+def _wrk(url: str, args: argparse.Namespace, *, delay_ms: int, seconds: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(PACED % {"delay_ms": args.delay_ms})
+        script.write(PACED % {"delay_ms": delay_ms})
     try:
         result = subprocess.run(
             [
@@ -190,7 +194,7 @@ def _wrk(url: str, args: argparse.Namespace) -> dict[str, Any]:
                 "-c",
                 str(args.connections),
                 "-d",
-                f"{args.seconds}s",
+                f"{seconds}s",
                 "--timeout",
                 "5s",
                 "-s",
@@ -228,15 +232,13 @@ def _report(rows: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, lo
             f"{s['socket_errors']} | {s['p50_us'] / 1000:.2f} | {s['p90_us'] / 1000:.2f} | "
             f"{s['p99_us'] / 1000:.2f} | {s['max_us'] / 1000:.1f} |"
         )
-    view = rows[-1][1]
+    view = dict(rows)[VIEW_ROW]
     passed = (
-        view["rps"] >= TARGET_RPS * 0.95
-        and view["fivexx"] == 0
-        and view["p99_us"] / 1000 <= P99_LIMIT_MS
+        view["rps"] >= TARGET_RPS and view["fivexx"] == 0 and view["p99_us"] / 1000 <= P99_LIMIT_MS
     )
     lines += [
         "",
-        f"Target: {TARGET_RPS} req/s (within 5 %), zero 5xx, p99 <= {P99_LIMIT_MS:g} ms: "
+        f"Target: {TARGET_RPS} req/s or more, zero 5xx, p99 <= {P99_LIMIT_MS:g} ms: "
         + ("met." if passed else "NOT met."),
     ]
     table = "\n".join(lines) + "\n"
@@ -251,7 +253,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.public_view", description=__doc__)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=40)
+    parser.add_argument("--connections", type=int, default=48)
     parser.add_argument(
         "--delay-ms", type=int, default=20, help="pause of each connection between requests"
     )
