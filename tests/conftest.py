@@ -4,6 +4,7 @@ sandbox, a Celery worker and Celery beat. Settings are set here, before any hexc
 reads them."""
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -13,8 +14,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -666,3 +669,65 @@ def page(browser: "Browser") -> Iterator["Page"]:
     yield page
     context.close()
     assert not errors, f"the page's scripts failed: {errors}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    at: float
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return dict(json.loads(self.body))
+
+
+class Receiver:
+    """A webhook endpoint (an agency's, in this process): records each POST and answers from
+    a script, then 200."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.script: list[tuple[int, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.deliveries.append(Delivery(time.time(), dict(self.headers), body))
+                    status, headers = receiver.script.pop(0) if receiver.script else (200, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/hexcast"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, *responses: int | tuple[int, dict[str, str]]) -> None:
+        with self.lock:
+            self.script.extend(r if isinstance(r, tuple) else (r, {}) for r in responses)
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[Delivery]:
+        wait_until(lambda: len(self.deliveries) >= count, timeout=timeout, what=f"{count} POSTs")
+        with self.lock:
+            return list(self.deliveries)
+
+    def of_type(self, event_type: str) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.deliveries if d.event["type"] == event_type]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()

@@ -1,7 +1,8 @@
 """The reference in-app client in a real Chromium with a fixed geolocation: it registers,
 shares its place, gets the alert of a notice approved near it, opens the pop-up from the
-deep link with the right distance, and its "I saw this person" reaches the agency; a Test
-notice shows its banner, and a found notice shows no name and no photo."""
+deep link with the right distance, and its "I saw this person" reaches the agency's list
+and its webhook; a Test notice shows its banner, and a found notice shows no name and no
+photo."""
 
 import re
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from geo.sphere import destination, distance_m
-from tests.conftest import Sandbox, Service, wait_until
+from tests.conftest import Receiver, Sandbox, Service, wait_until
 from tests.helpers import notice_body
 
 # On 3-decimal values, so that the public view's rounding does not move it.
@@ -57,10 +58,13 @@ def test_the_app_shows_the_alert_near_it_and_sends_a_sighting(
     sandbox: Sandbox,
     operator_headers: dict[str, str],
     admin_headers: dict[str, str],
+    receiver: Receiver,
 ) -> None:
     api = live_api
     agency = api.post("/v1/operator/agencies", json={"name": "Met"}, headers=admin_headers)
     agency_headers = {"X-API-Key": agency.json()["api_key"]}
+    webhook = api.put("/v1/webhook", json={"url": receiver.url}, headers=agency_headers)
+    assert webhook.status_code == 200, webhook.text
 
     page = phone.goto(f"{live_server}/app/")
     assert page is not None and page.headers["content-security-policy"].startswith(
@@ -106,6 +110,13 @@ def test_the_app_shows_the_alert_near_it_and_sends_a_sighting(
     [sighting] = sightings["items"]
     assert sighting["text"] == "Boarding the 159 bus with a man in a grey coat."
     assert (sighting["lat"], sighting["lon"]) == pytest.approx(PHONE, abs=1e-6)
+    wait_until(
+        lambda: bool(receiver.of_type("sighting.created")),
+        timeout=30,
+        what="the sighting at the agency's webhook",
+    )
+    [posted] = receiver.of_type("sighting.created")
+    assert posted.event["data"]["sighting"] == sighting
 
     drill_id = _approved(api, agency_headers, operator_headers, cap_status="Test")
     phone.goto(f"{live_server}/app/#/notices/{drill_id}")
