@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 from alerts.accounts import repository as account_repository
 from alerts.audit import service as audit_service
 from alerts.audit.service import Actor
-from alerts.cap import atom, messages, reading, repository, signatures, writing
+from alerts.cap import atom, mapping, messages, reading, repository, signatures, writing
 from alerts.errors import Conflict, NotFound
 from alerts.fields import MAX_REASON_CHARS
 from alerts.notices.lifecycle import PUBLIC, PUBLIC_CAP_STATUSES
 from alerts.notices.schemas import Decision
-from alerts.notices.service import cancel_notice, get_agency_notice, submit_notice, update_notice
+from alerts.notices.service import cancel_notice, get_agency_notice, submit_notice
+from alerts.notices.updates import update_notice
 from kit.config import get_settings
 from kit.models import (
     Agency,
@@ -37,28 +38,28 @@ def import_cap_alert(
     """Act on a CAP 1.2 message: an Alert submits a notice, an Update changes the notice its
     `references` name, a Cancel cancels it. Returns the notice, whether it is new, and the
     pending change an Update became if it waits for a second person (see
-    notices.service.update_notice). References are the agency's own earlier messages; a
+    notices.updates.update_notice). References are the agency's own earlier messages; a
     message is taken once. An agency with a registered certificate must have signed the
     message with it."""
     if agency.cap_certificate is not None:
         document = signatures.verified_document(document, certificate_pem=agency.cap_certificate)
     change = None
     alert = reading.parse_alert(document)
-    reading.check_message(alert)
+    mapping.check_message(alert)
     earlier = repository.cap_message_notice(
         session, agency_id=agency.id, sender=alert.sender, identifier=alert.identifier
     )
     if earlier is not None:
         raise _repeated(alert, earlier)
     if alert.msg_type == "Alert":
-        imported = reading.notice_from_alert(alert)
+        imported = mapping.notice_from_alert(alert)
         notice = submit_notice(session, agency=agency, data=imported.notice, actor=actor)
         notice.texts = imported.texts
     else:
         notice_id = _referenced_notice(session, agency=agency, alert=alert)
         if alert.msg_type == "Update":
             current = get_agency_notice(session, agency=agency, notice_id=notice_id)
-            update = reading.changes_from_alert(
+            update = mapping.changes_from_alert(
                 alert,
                 language=current.language,
                 last_seen=(current.last_seen_lat, current.last_seen_lon),

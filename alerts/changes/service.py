@@ -1,5 +1,5 @@
 """Deciding on pending changes: a second person approves a change, which then takes effect as
-if it had been made at that moment, or rejects it. Proposed by notices.service.update_notice
+if it had been made at that moment, or rejects it. Proposed by notices.updates.update_notice
 and expansion.service.set_expansion_schedule."""
 
 import logging
@@ -16,7 +16,8 @@ from alerts.expansion.schemas import ExpansionSchedule
 from alerts.expansion.service import apply_schedule
 from alerts.notices.lifecycle import CHANGEABLE, check_approver
 from alerts.notices.schemas import Decision, NoticeUpdate
-from alerts.notices.service import apply_update, locked_notice, update_values
+from alerts.notices.service import locked_notice
+from alerts.notices.updates import apply_update, update_values
 from kit.db import retrying_conflicts
 from kit.models import ActorType, ChangeKind, ChangeStatus, Notice, NoticeChange
 

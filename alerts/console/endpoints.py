@@ -4,110 +4,38 @@ read JSON from the GET routes here. Decisions go through the same services as th
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.accounts import repository as account_repository
 from alerts.accounts import service as account_service
-from alerts.accounts.schemas import AgencyCreate, KeyRotation, OperatorCreate
-from alerts.audit import repository as audit_repository
-from alerts.audit.service import Actor
-from alerts.console import service
+from alerts.console import admin_endpoints, service
+from alerts.console.login import (
+    CheckedLogin,
+    Login,
+    LoginDep,
+    SignInRequired,
+    render,
+    see,
+)
 from alerts.deps import SessionDep
-from alerts.errors import DomainError, Forbidden, NotFound
+from alerts.errors import DomainError, NotFound
 from alerts.notices import service as notice_service
 from alerts.notices.schemas import Approval, Decision
-from kit.config import get_settings
-from kit.models import KeyScope, Notice, Operator, OperatorRole
+from kit.models import Notice
 from notifier.preview import popup_previews
 
 HERE = Path(__file__).parent
 NODE_MODULES = HERE.parent.parent / "node_modules"
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals["age"] = service.age
-templates.env.globals["is_drill"] = service.is_drill
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-
-
-class SignInRequired(Exception):
-    """No valid console login: the browser goes to the sign-in page."""
-
-
-@dataclass(frozen=True)
-class Login:
-    operator: Operator
-    session_id: uuid.UUID | None
-    csrf: str
-
-    @property
-    def actor(self) -> Actor:
-        return account_service.operator_actor(self.operator, self.session_id)
-
-
-def console_login(request: Request, session: SessionDep) -> Login:
-    token = request.cookies.get(service.SESSION_COOKIE)
-    if not token:
-        raise SignInRequired
-    try:
-        operator, session_id = account_service.session_operator(session, token)
-    except DomainError:
-        raise SignInRequired from None
-    return Login(operator, session_id, service.csrf_token(token))
-
-
-async def checked_login(request: Request, login: Annotated[Login, Depends(console_login)]) -> Login:
-    """A login whose form (or X-CSRF-Token header) carries its CSRF token."""
-    supplied = request.headers.get("X-CSRF-Token") or (await request.form()).get("csrf_token")
-    token = request.cookies.get(service.SESSION_COOKIE, "")
-    if not service.csrf_valid(token, supplied if isinstance(supplied, str) else None):
-        raise Forbidden("the form's CSRF token is missing or wrong; reload the page")
-    return login
-
-
-def admin_login(login: Annotated[Login, Depends(console_login)]) -> Login:
-    if login.operator.role != OperatorRole.ADMIN:
-        raise Forbidden("this page is for admins")
-    return login
-
-
-def checked_admin(login: Annotated[Login, Depends(checked_login)]) -> Login:
-    return admin_login(login)
-
-
-LoginDep = Annotated[Login, Depends(console_login)]
-CheckedLogin = Annotated[Login, Depends(checked_login)]
-AdminLogin = Annotated[Login, Depends(admin_login)]
-CheckedAdmin = Annotated[Login, Depends(checked_admin)]
-
-
-def render(
-    request: Request,
-    name: str,
-    login: Login | None,
-    *,
-    status_code: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        name,
-        {"login": login, "settings": get_settings(), **context},
-        status_code=status_code,
-    )
-
-
-def _see(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
 def _sign_in_form(request: Request, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -154,7 +82,7 @@ def sign_in(
         return _sign_in_form(
             request, error=error.detail, email=email, status_code=error.status_code
         )
-    response = _see("/console")
+    response = see("/console")
     response.delete_cookie(service.SIGN_IN_COOKIE, path="/console/sign-in")
     response.set_cookie(
         service.SESSION_COOKIE,
@@ -172,7 +100,7 @@ def sign_in(
 def sign_out(session: SessionDep, login: CheckedLogin) -> Response:
     if login.session_id is not None:
         account_service.log_out(session, actor=login.actor)
-    response = _see("/console/sign-in")
+    response = see("/console/sign-in")
     response.delete_cookie(service.SESSION_COOKIE, path="/console")
     return response
 
@@ -268,7 +196,7 @@ def _decide(
         session.rollback()
         notice = _notice(session, notice_id, login)
         return _review(request, session, login, notice, error=error, status_code=error.status_code)
-    return _see(f"/console/notices/{notice.id}/watch")
+    return see(f"/console/notices/{notice.id}/watch")
 
 
 @router.post("/notices/{notice_id}/approve")
@@ -300,58 +228,34 @@ def _decision(reason: str | None) -> Decision:
         raise DomainError("the reason is too long") from None
 
 
-@router.post("/notices/{notice_id}/reject")
-def reject(
+# The decisions that end a notice (or refuse it), by the last part of their form's path.
+ENDINGS: dict[str, Callable[..., Notice]] = {
+    "reject": notice_service.reject_notice,
+    "cancel": notice_service.cancel_notice,
+    "found": notice_service.mark_found,
+}
+
+
+@router.post("/notices/{notice_id}/{ending}")
+def end(
     request: Request,
     session: SessionDep,
     login: CheckedLogin,
     notice_id: uuid.UUID,
+    ending: Literal["reject", "cancel", "found"],
     reason: Annotated[str, Form()] = "",
 ) -> Response:
+    """Reject, cancel, or mark found; a reason is kept with the first two."""
     return _decide(
         request,
         session,
         login,
         notice_id,
-        lambda: notice_service.reject_notice(
-            session, notice_id=notice_id, decision=_decision(reason), actor=login.actor
-        ),
-    )
-
-
-@router.post("/notices/{notice_id}/cancel")
-def cancel(
-    request: Request,
-    session: SessionDep,
-    login: CheckedLogin,
-    notice_id: uuid.UUID,
-    reason: Annotated[str, Form()] = "",
-) -> Response:
-    return _decide(
-        request,
-        session,
-        login,
-        notice_id,
-        lambda: notice_service.cancel_notice(
-            session, notice_id=notice_id, decision=_decision(reason), actor=login.actor
-        ),
-    )
-
-
-@router.post("/notices/{notice_id}/found")
-def found(
-    request: Request,
-    session: SessionDep,
-    login: CheckedLogin,
-    notice_id: uuid.UUID,
-) -> Response:
-    return _decide(
-        request,
-        session,
-        login,
-        notice_id,
-        lambda: notice_service.mark_found(
-            session, notice_id=notice_id, decision=Decision(), actor=login.actor
+        lambda: ENDINGS[ending](
+            session,
+            notice_id=notice_id,
+            decision=_decision(None if ending == "found" else reason),
+            actor=login.actor,
         ),
     )
 
@@ -395,203 +299,11 @@ def live(session: SessionDep, notice: NoticeDep) -> JSONResponse:
     )
 
 
-@router.get("/admin/agencies")
-def agencies_page(request: Request, session: SessionDep, login: AdminLogin) -> HTMLResponse:
-    agencies, _ = account_repository.list_agencies(session, limit=200, offset=0)
-    return render(
-        request,
-        "agencies.html",
-        login,
-        agencies=[(a, account_repository.agency_keys(session, a.id)) for a in agencies],
-    )
-
-
-def _agencies_with_secret(
-    request: Request, session: SessionDep, login: Login, *, secret: str, label: str
-) -> HTMLResponse:
-    """The agencies page showing a new key once: it is not stored, so a reload loses it."""
-    agencies, _ = account_repository.list_agencies(session, limit=200, offset=0)
-    return render(
-        request,
-        "agencies.html",
-        login,
-        agencies=[(a, account_repository.agency_keys(session, a.id)) for a in agencies],
-        new_secret=secret,
-        new_secret_label=label,
-    )
-
-
-def _admin_error(
-    request: Request, session: SessionDep, login: Login, error: DomainError
-) -> HTMLResponse:
-    session.rollback()
-    agencies, _ = account_repository.list_agencies(session, limit=200, offset=0)
-    return render(
-        request,
-        "agencies.html",
-        login,
-        agencies=[(a, account_repository.agency_keys(session, a.id)) for a in agencies],
-        error=error.detail,
-        status_code=error.status_code,
-    )
-
-
-@router.post("/admin/agencies")
-def create_agency(
-    request: Request, session: SessionDep, login: CheckedAdmin, name: Annotated[str, Form()]
-) -> HTMLResponse:
-    try:
-        try:
-            data = AgencyCreate(name=name)
-        except ValidationError:
-            raise DomainError("an agency name is 1–200 characters") from None
-        agency, _, secret = account_service.create_agency(session, data=data, actor=login.actor)
-    except DomainError as error:
-        return _admin_error(request, session, login, error)
-    return _agencies_with_secret(
-        request, session, login, secret=secret, label=f"first key of {agency.name}"
-    )
-
-
-@router.post("/admin/agencies/{agency_id}/keys")
-def issue_key(
-    request: Request,
-    session: SessionDep,
-    login: CheckedAdmin,
-    agency_id: uuid.UUID,
-    label: Annotated[str, Form()] = "",
-) -> HTMLResponse:
-    try:
-        agency = account_service.get_agency(session, agency_id)
-        _, secret = account_service.issue_agency_key(
-            session,
-            agency=agency,
-            scopes=list(KeyScope),
-            label=label or None,
-            expires_at=None,
-            actor=login.actor,
-        )
-    except DomainError as error:
-        return _admin_error(request, session, login, error)
-    return _agencies_with_secret(
-        request, session, login, secret=secret, label=f"new key of {agency.name}"
-    )
-
-
-@router.post("/admin/agencies/{agency_id}/keys/{key_id}/rotate")
-def rotate_key(
-    request: Request,
-    session: SessionDep,
-    login: CheckedAdmin,
-    agency_id: uuid.UUID,
-    key_id: uuid.UUID,
-) -> HTMLResponse:
-    try:
-        old, _, secret = account_service.rotate_agency_key(
-            session, agency_id=agency_id, key_id=key_id, rotation=KeyRotation(), actor=login.actor
-        )
-    except DomainError as error:
-        return _admin_error(request, session, login, error)
-    return _agencies_with_secret(
-        request, session, login, secret=secret, label=f"successor of key {old.prefix}…"
-    )
-
-
-@router.post("/admin/agencies/{agency_id}/keys/{key_id}/revoke")
-def revoke_key(
-    request: Request,
-    session: SessionDep,
-    login: CheckedAdmin,
-    agency_id: uuid.UUID,
-    key_id: uuid.UUID,
-) -> Response:
-    try:
-        account_service.revoke_agency_key(
-            session, agency_id=agency_id, key_id=key_id, actor=login.actor
-        )
-    except DomainError as error:
-        return _admin_error(request, session, login, error)
-    return _see("/console/admin/agencies")
-
-
-@router.get("/admin/operators")
-def operators_page(request: Request, session: SessionDep, login: AdminLogin) -> HTMLResponse:
-    return render(
-        request, "operators.html", login, operators=account_repository.list_operators(session)
-    )
-
-
-@router.post("/admin/operators")
-def create_operator(
-    request: Request,
-    session: SessionDep,
-    login: CheckedAdmin,
-    email: Annotated[str, Form()],
-    display_name: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-    role: Annotated[str, Form()] = "reviewer",
-) -> Response:
-    try:
-        try:
-            data = OperatorCreate(
-                email=email, display_name=display_name, password=password, role=role
-            )
-        except ValidationError as invalid:
-            fields = ", ".join(str(e["loc"][-1]) for e in invalid.errors())
-            raise DomainError(f"check these fields: {fields}") from None
-        account_service.create_operator(session, data=data, actor=login.actor)
-    except DomainError as error:
-        session.rollback()
-        return render(
-            request,
-            "operators.html",
-            login,
-            operators=account_repository.list_operators(session),
-            error=error.detail,
-            status_code=error.status_code,
-        )
-    return _see("/console/admin/operators")
-
-
-@router.get("/admin/audit")
-def audit_page(
-    request: Request,
-    session: SessionDep,
-    login: AdminLogin,
-    action: Annotated[str, Query(max_length=64)] = "",
-    actor_id: Annotated[str, Query(max_length=36)] = "",
-    notice_id: Annotated[str, Query(max_length=36)] = "",
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> HTMLResponse:
-    def as_uuid(value: str) -> uuid.UUID | None:
-        try:
-            return uuid.UUID(value) if value else None
-        except ValueError:
-            return None
-
-    events, total = audit_repository.audit_events(
-        session,
-        notice_id=as_uuid(notice_id),
-        actor_id=as_uuid(actor_id),
-        action=action or None,
-        limit=100,
-        offset=offset,
-    )
-    return render(
-        request,
-        "audit.html",
-        login,
-        events=events,
-        total=total,
-        offset=offset,
-        filters={"action": action, "actor_id": actor_id, "notice_id": notice_id},
-    )
-
-
 def install(app: FastAPI) -> None:
     """The console's routes, its assets (its own, and Leaflet and the outline map from
     node_modules, which scripts/bootstrap.sh fills), its headers and its sign-in redirect."""
     app.include_router(router)
+    app.include_router(admin_endpoints.admin_router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     for package, folder in (
         ("leaflet", "dist"),
@@ -606,7 +318,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_: Request, __: SignInRequired) -> Response:
-        return _see("/console/sign-in")
+        return see("/console/sign-in")
 
     app.add_middleware(ConsoleHeaders)
 

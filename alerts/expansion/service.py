@@ -20,10 +20,9 @@ from alerts.notices.service import (
     DrawnAreas,
     broadcast_after_commit,
     locked_notice,
-    needs_second_person,
-    propose_change,
     queue,
 )
+from alerts.notices.updates import needs_second_person, propose_change
 from kit.db import after_commit, retry_conflicts, retrying_conflicts
 from kit.models import (
     ChangeKind,

@@ -23,7 +23,7 @@ from alerts.deps import (
 )
 from alerts.errors import NotFound
 from alerts.fields import MAX_OFFSET, error_responses
-from alerts.notices import public, repository, service
+from alerts.notices import public, repository, service, updates
 from alerts.notices.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from alerts.notices.schemas import (
     Approval,
@@ -287,7 +287,7 @@ def update_notice(
     the key's issuer (202, a pending change); a smaller radius or a removed photo applies at
     once. An applied change reaches the devices newly in the area. Needs a key with the
     `notices:write` scope."""
-    notice, change = service.update_notice(
+    notice, change = updates.update_notice(
         session, agency=key.agency, notice_id=notice_id, changes=changes, actor=agency_actor(key)
     )
     if change is not None:

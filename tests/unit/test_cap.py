@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from alerts.cap import atom, messages, reading, writing
+from alerts.cap import atom, mapping, messages, reading, writing
 from kit.models import CapStatus, Notice, NoticeStatus, Sex
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ PERSON = """
 
 def rejection(document: bytes) -> str:
     with pytest.raises(messages.CapRejected) as raised:
-        reading.notice_from_alert(reading.parse_alert(document))
+        mapping.notice_from_alert(reading.parse_alert(document))
     assert raised.value.status_code == 422
     return raised.value.detail
 
@@ -83,7 +83,7 @@ def test_appendix_alerts_that_are_not_missing_persons_are_refused(
 ) -> None:
     alert = reading.parse_alert(appendix(name))
     with pytest.raises(messages.CapRejected) as raised:
-        reading.check_message(alert)
+        mapping.check_message(alert)
     [problem] = raised.value.problems
     assert f"category {category}, event {event!r}" in problem
     assert "missing-person alerts only" in problem
@@ -111,7 +111,7 @@ def test_the_appendix_earthquake_update_references_its_alert() -> None:
 
 
 def test_the_example_becomes_a_notice_with_a_circle_and_a_polygon_in_geojson_order() -> None:
-    imported = reading.notice_from_alert(reading.parse_alert(EXAMPLE))
+    imported = mapping.notice_from_alert(reading.parse_alert(EXAMPLE))
     notice = imported.notice
     assert notice.person.name == "Lily Chen"
     assert notice.person.age == 7
@@ -132,7 +132,7 @@ def test_the_example_becomes_a_notice_with_a_circle_and_a_polygon_in_geojson_ord
 
 
 def test_every_language_becomes_a_text_and_the_first_fills_the_notice() -> None:
-    imported = reading.notice_from_alert(reading.parse_alert(EXAMPLE))
+    imported = mapping.notice_from_alert(reading.parse_alert(EXAMPLE))
     assert set(imported.texts) == {"en-GB", "fr-FR"}
     assert imported.texts["fr-FR"]["headline"].startswith("Enfant disparue")
     assert imported.texts["fr-FR"]["description"].startswith("Manteau rouge")
@@ -145,7 +145,7 @@ def test_a_polygon_is_read_latitude_first() -> None:
         "</parameter><area><areaDesc>Box</areaDesc>"
         "<polygon>10,20 10,21 11,21 10,20</polygon></area>"
     )
-    notice = reading.notice_from_alert(reading.parse_alert(document)).notice
+    notice = mapping.notice_from_alert(reading.parse_alert(document)).notice
     assert notice.areas is not None
     [polygon] = notice.areas
     assert polygon.model_dump()["geometry"]["coordinates"] == [
@@ -158,7 +158,7 @@ def test_one_circle_round_the_last_seen_place_is_a_radius_notice() -> None:
     document = with_info(
         PERSON + "<area><areaDesc>Town</areaDesc><circle>10,20 4.5</circle></area>"
     )
-    notice = reading.notice_from_alert(reading.parse_alert(document)).notice
+    notice = mapping.notice_from_alert(reading.parse_alert(document)).notice
     assert notice.radius_km == 4.5 and notice.areas is None
     assert (notice.last_seen.lat, notice.last_seen.lon) == (10.0, 20.0)
     assert notice.last_seen.place == "Town"
@@ -287,7 +287,7 @@ def test_exercise_and_test_alerts_keep_their_status(status: str) -> None:
     document = with_info(
         PERSON + "<area><areaDesc>T</areaDesc><circle>10,20 3</circle></area>"
     ).replace(b"<status>Actual</status>", f"<status>{status}</status>".encode())
-    assert reading.notice_from_alert(reading.parse_alert(document)).notice.cap_status == CapStatus(
+    assert mapping.notice_from_alert(reading.parse_alert(document)).notice.cap_status == CapStatus(
         status
     )
 
@@ -323,7 +323,7 @@ def test_an_update_changes_description_photo_and_area_of_the_notice_language() -
         msg_type="Update",
         language="en-GB",
     )
-    update = reading.changes_from_alert(
+    update = mapping.changes_from_alert(
         reading.parse_alert(document), language="en-GB", last_seen=(10.0, 20.0)
     )
     assert update.changes.description == "Now in a blue coat."
@@ -337,14 +337,14 @@ def test_an_update_changes_description_photo_and_area_of_the_notice_language() -
 def test_an_update_or_cancel_needs_references() -> None:
     document = with_info("<description>x</description>", msg_type="Update")
     with pytest.raises(messages.CapRejected, match="needs <references>"):
-        reading.check_message(reading.parse_alert(document))
+        mapping.check_message(reading.parse_alert(document))
 
 
 def test_an_update_that_changes_nothing_is_refused() -> None:
     head = "<references>test@agency.example,T-0,2026-11-23T08:30:00-00:00</references>"
     document = with_info("<headline>Still missing</headline>", head=head, msg_type="Update")
     with pytest.raises(messages.CapRejected, match="changes nothing"):
-        reading.changes_from_alert(reading.parse_alert(document), language="en", last_seen=(0, 0))
+        mapping.changes_from_alert(reading.parse_alert(document), language="en", last_seen=(0, 0))
 
 
 # Unsafe or broken documents
@@ -557,7 +557,7 @@ def test_one_info_per_language_the_notice_has_text_in() -> None:
 
 
 def test_an_exported_notice_imports_as_the_same_notice() -> None:
-    imported = reading.notice_from_alert(reading.parse_alert(EXAMPLE))
+    imported = mapping.notice_from_alert(reading.parse_alert(EXAMPLE))
     data = imported.notice
     assert data.areas is not None
     original = notice(
@@ -571,7 +571,7 @@ def test_an_exported_notice_imports_as_the_same_notice() -> None:
         texts=imported.texts,
     )
     document = writing.alert_document(original, agency_name="Met", sender=SENDER)
-    again = reading.notice_from_alert(reading.parse_alert(document))
+    again = mapping.notice_from_alert(reading.parse_alert(document))
     assert again.notice.model_dump(exclude={"location_window_hours"}) == data.model_dump(
         exclude={"location_window_hours"}
     )
