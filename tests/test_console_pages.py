@@ -153,6 +153,9 @@ def test_a_drawn_area_is_counted_as_the_api_counts_it_and_approved_as_the_target
     ).json()["reach"][0]
     assert cover.json()["devices"] == preview["devices"] == 2
     assert cover.json()["radius_km"] is None and cover.json()["inside"]
+    # Drawn anywhere, unlike the slider's circles: recorded as the API's previews are.
+    previews = api.get("/v1/operator/audit?action=reach.previewed", headers=operator_headers)
+    assert len(previews.json()["items"]) == 2
     refused = api.get(f"/console/notices/{notice_id}/cover.json", params={"areas": _areas(BOWTIE)})
     assert refused.status_code == 422 and "Self-intersection" in refused.json()["detail"]
 

@@ -186,6 +186,7 @@ def _refusal(invalid: ValidationError) -> str:
 @router.get("/notices/{notice_id}/cover.json")
 def cover(
     session: SessionDep,
+    login: LoginDep,
     notice: NoticeDep,
     radius_km: Annotated[
         float | None, Query(ge=service.MIN_RADIUS_KM, le=service.MAX_RADIUS_KM)
@@ -193,9 +194,15 @@ def cover(
     areas: Annotated[str, Query(max_length=200_000, description="GeoJSON areas drawn")] = "",
 ) -> JSONResponse:
     """The reach and cells for the slider's radius, or for the areas drawn on the map (a
-    422 saying why when they cannot be targeted)."""
+    422 saying why when they cannot be targeted, a 429 past the preview limit)."""
     try:
-        data = service.cover(session, notice=notice, radius_km=radius_km, areas=_drawn_areas(areas))
+        data = service.cover(
+            session,
+            notice=notice,
+            radius_km=radius_km,
+            areas=_drawn_areas(areas),
+            actor=login.actor,
+        )
     except ValidationError as invalid:
         return JSONResponse({"detail": _refusal(invalid)}, status_code=422)
     return JSONResponse(data)

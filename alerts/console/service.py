@@ -15,6 +15,7 @@ import h3.api.basic_int as h3int
 from sqlalchemy.orm import Session
 
 from alerts.audit import repository as audit_repository
+from alerts.audit.service import Actor
 from alerts.devices import repository as device_repository
 from alerts.expansion import repository as expansion_repository
 from alerts.notices import repository as notice_repository
@@ -136,16 +137,22 @@ def cover(
     notice: Notice,
     radius_km: float | None,
     areas: list[dict[str, Any]] | None = None,
+    actor: Actor,
 ) -> dict[str, Any]:
     """The reach for the radius or the areas drawn on the map (every field of the reach
     preview, as its API gives it) and the H3 cells the broadcast would use, inside and
-    boundary apart, as map polygons. Drawn areas are counted without the preview's
-    per-operator limit, as the slider's circles are: the preview's smallest area and its
-    "fewer than" still apply, and they are what keep a small area from locating a phone."""
+    boundary apart, as map polygons. Areas drawn here can be anywhere, unlike the slider's
+    circles round the reported place: they are counted as POST /v1/operator/reach counts,
+    under its per-operator limit and recorded in the audit log, so that overlapping drawings
+    cannot locate a phone unseen."""
     drawn = bool(areas or notice.target_areas)
     radius = None if drawn else clamp_radius(radius_km or notice.radius_km or 1)
     query = reach_query(notice, radius, areas)
-    reach = reach_service.count_reach(session, query=query).reach[0]
+    if areas:
+        preview = reach_service.reach_preview(session, query=query, actor=actor)
+    else:
+        preview = reach_service.count_reach(session, query=query)
+    reach = preview.reach[0]
     if query.areas is not None:
         region = region_from_json(areas_json(query.areas))
     else:

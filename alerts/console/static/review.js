@@ -47,10 +47,11 @@ async function update(query, startedAt) {
     throw error;
   }
   reach.removeAttribute("aria-busy");
-  if (response.status === 422) {
-    count.textContent = "none";
+  if (response.status === 422 || response.status === 429) {
+    // A drawn area that cannot be targeted, or too many counts of drawn areas in a minute.
+    count.textContent = "not counted";
     reach.dataset.refused = String(data.detail);
-    if (drawStatus) drawStatus.textContent = `This area cannot be targeted: ${data.detail}`;
+    if (drawStatus) drawStatus.textContent = `Not counted: ${data.detail}`;
     showCells([], []);
     return;
   }
@@ -126,6 +127,8 @@ if (drawStart) {
     approveAreas.value = finished ? json : "";
     if (slider) slider.disabled = Boolean(areas);
     if (approveRadius) approveRadius.disabled = finished;
+    // Finishing leaves the polygon as it was: no second count against the preview limit.
+    if ((json ?? "") === (reach.dataset.drawn ?? "")) return;
     reach.dataset.drawn = json ?? "";
     update(json ? `?areas=${encodeURIComponent(json)}` : radiusQuery(radiusKm), performance.now());
   });
