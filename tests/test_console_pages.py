@@ -2,11 +2,20 @@
 (a key shown once that then works on the API). The journeys in a browser are in
 tests/test_console.py."""
 
+import json
 import re
 
 import httpx
+import pytest
 
-from tests.helpers import PASSWORD, create_agency, create_operator, notice_body
+from tests.helpers import (
+    PASSWORD,
+    create_agency,
+    create_operator,
+    notice_body,
+    register_device,
+    report_location,
+)
 
 
 def _sign_in_token(api: httpx.Client) -> str:
@@ -116,3 +125,48 @@ def test_an_admin_issues_a_key_shown_once_that_works_then_revokes_it(
     assert api.post("/v1/notices", json=notice_body(), headers=key).status_code == 401
     audit = api.get("/console/admin/audit", params={"action": "agency_key.revoked"})
     assert audit.status_code == 200 and "1 events" in audit.text
+
+
+SQUARE = [[-0.15, 51.49], [-0.10, 51.49], [-0.10, 51.52], [-0.15, 51.52], [-0.15, 51.49]]
+BOWTIE = [[-0.15, 51.49], [-0.10, 51.52], [-0.10, 51.49], [-0.15, 51.52], [-0.15, 51.49]]
+
+
+def _areas(ring: list[list[float]]) -> str:
+    return json.dumps([{"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [ring]}}])
+
+
+@pytest.mark.usefixtures("counting_previews")
+def test_a_drawn_area_is_counted_as_the_api_counts_it_and_approved_as_the_target(
+    api: httpx.Client, operator_headers: dict[str, str], agency_headers: dict[str, str]
+) -> None:
+    for token, lat, lon in (("in", 51.50, -0.12), ("also-in", 51.51, -0.14), ("out", 51.55, -0.12)):
+        report_location(api, register_device(api, token), lat, lon)
+    notice = api.post("/v1/notices", json=notice_body(radius_km=10), headers=agency_headers)
+    notice_id = notice.json()["id"]
+    create_operator(api, operator_headers, "a@hexcast.example")
+    csrf = _sign_in(api, "a@hexcast.example")
+
+    cover = api.get(f"/console/notices/{notice_id}/cover.json", params={"areas": _areas(SQUARE)})
+    assert cover.status_code == 200, cover.text
+    preview = api.post(
+        "/v1/operator/reach", json={"areas": json.loads(_areas(SQUARE))}, headers=operator_headers
+    ).json()["reach"][0]
+    assert cover.json()["devices"] == preview["devices"] == 2
+    assert cover.json()["radius_km"] is None and cover.json()["inside"]
+    # Drawn anywhere, unlike the slider's circles: recorded as the API's previews are.
+    previews = api.get("/v1/operator/audit?action=reach.previewed", headers=operator_headers)
+    assert len(previews.json()["items"]) == 2
+    refused = api.get(f"/console/notices/{notice_id}/cover.json", params={"areas": _areas(BOWTIE)})
+    assert refused.status_code == 422 and "Self-intersection" in refused.json()["detail"]
+
+    approve = f"/console/notices/{notice_id}/approve"
+    bad = api.post(approve, data={"csrf_token": csrf, "areas": _areas(BOWTIE)})
+    assert bad.status_code == 400 and "the drawn area cannot be targeted" in bad.text
+    both = api.post(approve, data={"csrf_token": csrf, "areas": _areas(SQUARE), "radius_km": "3"})
+    assert both.status_code == 400 and "either radius_km or areas" in both.text
+    approved = api.post(
+        approve, data={"csrf_token": csrf, "areas": _areas(SQUARE)}, follow_redirects=False
+    )
+    assert approved.status_code == 303, approved.text
+    stored = api.get(f"/v1/notices/{notice_id}", headers=agency_headers).json()
+    assert stored["areas"] == json.loads(_areas(SQUARE)) and stored["radius_km"] is None

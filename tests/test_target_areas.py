@@ -117,6 +117,52 @@ def test_a_notice_for_a_union_of_areas_reaches_exactly_the_devices_inside(
     assert received == dict.fromkeys(targeted, 1)
 
 
+def test_a_reviewer_approves_a_circle_notice_with_a_drawn_area_instead(
+    api: httpx.Client,
+    worker: object,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    _place_devices(api)
+    circle = api.post(
+        "/v1/notices", json=notice_body(lat=48.86, lon=2.34, radius_km=10), headers=agency_headers
+    ).json()
+    approve = f"/v1/operator/notices/{circle['id']}/approve"
+
+    both = api.post(
+        approve, json={"radius_km": 3, "areas": [PARIS_SQUARE]}, headers=operator_headers
+    )
+    assert both.status_code == 422 and "either radius_km or areas" in both.text
+    approved = api.post(approve, json={"areas": [PARIS_SQUARE]}, headers=operator_headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["areas"] == [PARIS_SQUARE]
+    assert approved.json()["radius_km"] is None
+
+    # The 10 km circle held every Paris device; the square reaches those in it, not its hole.
+    inside = {token for token, *_, targeted in DEVICES if targeted and "paris" in token}
+    wait_until(
+        lambda: {m["message"]["token"] for m in sandbox.messages()} >= inside,
+        timeout=60,
+        what="pushes to the devices in the drawn square",
+    )
+    wait_until(
+        lambda: (
+            api.get(f"/v1/operator/notices/{circle['id']}/deliveries", headers=operator_headers)
+            .json()["by_status"]
+            .get("pending", 0)
+            == 0
+        ),
+        timeout=30,
+        what="every delivery recorded",
+    )
+    assert Counter(m["message"]["token"] for m in sandbox.messages()) == dict.fromkeys(inside, 1)
+    audit = api.get(f"/v1/operator/notices/{circle['id']}/audit", headers=operator_headers)
+    [approval] = [e for e in audit.json()["items"] if e["action"] == "notice.approved"]
+    assert approval["details"]["old"] == {"radius_km": 10.0, "areas": None}
+    assert approval["details"]["new"] == {"radius_km": None, "areas": [PARIS_SQUARE]}
+
+
 def test_areas_that_cannot_be_targeted_are_refused_with_the_reason(
     api: httpx.Client, agency_headers: dict[str, str], operator_headers: dict[str, str]
 ) -> None:

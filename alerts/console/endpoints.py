@@ -2,6 +2,7 @@
 cookie. Every change is an HTML form carrying the login's CSRF token; the map's live parts
 read JSON from the GET routes here. Decisions go through the same services as the API."""
 
+import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -165,15 +166,46 @@ def review_page(
     return _review(request, session, login, notice)
 
 
+def _drawn_areas(areas: str) -> list[dict[str, Any]] | None:
+    """The GeoJSON areas the review map sends, parsed; their validation is the API's."""
+    if not areas:
+        return None
+    try:
+        parsed = json.loads(areas)
+    except ValueError:
+        raise DomainError("the drawn areas are not JSON") from None
+    if not isinstance(parsed, list):
+        raise DomainError("the drawn areas must be a list")
+    return parsed
+
+
+def _refusal(invalid: ValidationError) -> str:
+    return "; ".join(error["msg"] for error in invalid.errors(include_url=False))
+
+
 @router.get("/notices/{notice_id}/cover.json")
 def cover(
     session: SessionDep,
+    login: LoginDep,
     notice: NoticeDep,
     radius_km: Annotated[
         float | None, Query(ge=service.MIN_RADIUS_KM, le=service.MAX_RADIUS_KM)
     ] = None,
+    areas: Annotated[str, Query(max_length=200_000, description="GeoJSON areas drawn")] = "",
 ) -> JSONResponse:
-    return JSONResponse(service.cover(session, notice=notice, radius_km=radius_km))
+    """The reach and cells for the slider's radius, or for the areas drawn on the map (a
+    422 saying why when they cannot be targeted, a 429 past the preview limit)."""
+    try:
+        data = service.cover(
+            session,
+            notice=notice,
+            radius_km=radius_km,
+            areas=_drawn_areas(areas),
+            actor=login.actor,
+        )
+    except ValidationError as invalid:
+        return JSONResponse({"detail": _refusal(invalid)}, status_code=422)
+    return JSONResponse(data)
 
 
 @router.get("/notices/{notice_id}/standard-reach.json")
@@ -206,11 +238,19 @@ def approve(
     login: CheckedLogin,
     notice_id: uuid.UUID,
     radius_km: Annotated[float | None, Form()] = None,
+    areas: Annotated[str, Form()] = "",
 ) -> Response:
+    """Approve with the slider's radius, or with the areas drawn on the map instead."""
+
     def decide() -> Notice:
+        drawn = _drawn_areas(areas)
         try:
-            approval = Approval(radius_km=radius_km)
-        except ValidationError:
+            approval = Approval.model_validate({"radius_km": radius_km, "areas": drawn})
+        except ValidationError as invalid:
+            if drawn:
+                raise DomainError(
+                    f"the drawn area cannot be targeted: {_refusal(invalid)}"
+                ) from None
             raise DomainError(
                 f"the radius must be {service.MIN_RADIUS_KM}–{service.MAX_RADIUS_KM} km"
             ) from None

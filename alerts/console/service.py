@@ -15,10 +15,12 @@ import h3.api.basic_int as h3int
 from sqlalchemy.orm import Session
 
 from alerts.audit import repository as audit_repository
+from alerts.audit.service import Actor
 from alerts.devices import repository as device_repository
 from alerts.expansion import repository as expansion_repository
 from alerts.notices import repository as notice_repository
 from alerts.notices import service as notice_service
+from alerts.notices.areas import areas_json
 from alerts.notices.schemas import DeliveryStats
 from alerts.reach import service as reach_service
 from alerts.reach.schemas import ReachQuery
@@ -107,15 +109,18 @@ def _polygons(cells: Sequence[int]) -> list[list[list[float]]]:
     ]
 
 
-def reach_query(notice: Notice, radius_km: float | None) -> ReachQuery:
-    """The reach the approve endpoint's radius gives, counted as POST /v1/operator/reach
-    counts it."""
+def reach_query(
+    notice: Notice, radius_km: float | None, areas: list[dict[str, Any]] | None = None
+) -> ReachQuery:
+    """The reach the approve endpoint's radius or drawn areas give (the notice's own target
+    without either), counted as POST /v1/operator/reach counts it. Areas are validated here
+    as that endpoint validates them: pydantic's ValidationError says why they are refused."""
     base: dict[str, Any] = {
         "cap_status": notice.cap_status,
         "location_window_hours": notice.location_window_hours,
     }
-    if notice.target_areas:
-        return ReachQuery.model_validate({**base, "areas": notice.target_areas})
+    if areas or notice.target_areas:
+        return ReachQuery.model_validate({**base, "areas": areas or notice.target_areas})
     return ReachQuery.model_validate(
         {
             **base,
@@ -126,13 +131,30 @@ def reach_query(notice: Notice, radius_km: float | None) -> ReachQuery:
     )
 
 
-def cover(session: Session, *, notice: Notice, radius_km: float | None) -> dict[str, Any]:
-    """The reach for the radius (every field of the reach preview, as its API gives it) and
-    the H3 cells the broadcast would use, inside and boundary apart, as map polygons."""
-    radius = None if notice.target_areas else clamp_radius(radius_km or notice.radius_km or 1)
-    reach = reach_service.count_reach(session, query=reach_query(notice, radius)).reach[0]
-    if notice.target_areas:
-        region = region_from_json(notice.target_areas)
+def cover(
+    session: Session,
+    *,
+    notice: Notice,
+    radius_km: float | None,
+    areas: list[dict[str, Any]] | None = None,
+    actor: Actor,
+) -> dict[str, Any]:
+    """The reach for the radius or the areas drawn on the map (every field of the reach
+    preview, as its API gives it) and the H3 cells the broadcast would use, inside and
+    boundary apart, as map polygons. Areas drawn here can be anywhere, unlike the slider's
+    circles round the reported place: they are counted as POST /v1/operator/reach counts,
+    under its per-operator limit and recorded in the audit log, so that overlapping drawings
+    cannot locate a phone unseen."""
+    drawn = bool(areas or notice.target_areas)
+    radius = None if drawn else clamp_radius(radius_km or notice.radius_km or 1)
+    query = reach_query(notice, radius, areas)
+    if areas:
+        preview = reach_service.reach_preview(session, query=query, actor=actor)
+    else:
+        preview = reach_service.count_reach(session, query=query)
+    reach = preview.reach[0]
+    if query.areas is not None:
+        region = region_from_json(areas_json(query.areas))
     else:
         region = target_region(
             None, lat=notice.last_seen_lat, lon=notice.last_seen_lon, radius_km=radius

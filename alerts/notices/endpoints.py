@@ -122,7 +122,8 @@ def approve_notice(
     actor: OperatorActor,
     approval: Approval | None = Body(None),
 ) -> NoticeOut:
-    """The radius may be tuned here; the broadcast starts once the approval is stored.
+    """The radius may be tuned here, or drawn areas given to target instead (not both); the
+    broadcast starts once the approval is stored.
     The operator who submitted an `Actual` notice cannot approve it (403, two_person_rule)."""
     notice = service.approve_notice(
         session, notice_id=notice_id, approval=approval or Approval(), actor=actor

@@ -24,7 +24,7 @@ from alerts.fields import (
     StoredUrl,
     WindowHours,
 )
-from alerts.notices.areas import Areas
+from alerts.notices.areas import _POLYGON_AREA_EXAMPLE, Areas
 from geo.regions import area_bounds, vertex_count
 from kit.models import (
     CapStatus,
@@ -260,13 +260,26 @@ class NoticePage(BaseModel):
 
 class Approval(Request):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"radius_km": 3, "lifetime_hours": 24}]}
+        json_schema_extra={
+            "examples": [{"radius_km": 3, "lifetime_hours": 24}, {"areas": [_POLYGON_AREA_EXAMPLE]}]
+        }
     )
 
     radius_km: RadiusKm | None = Field(
         None, description="Overrides the agency's radius (circle notices only)"
     )
+    areas: Areas | None = Field(
+        None,
+        description="Or target these drawn areas instead of the notice's circle or areas "
+        "(drops its expansion schedule, which widens circles only)",
+    )
     lifetime_hours: float | None = Field(None, gt=0, le=720, description="Default 72 h")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if self.radius_km is not None and self.areas is not None:
+            raise ValueError("give either radius_km or areas, not both")
+        return self
 
 
 class Decision(Request):

@@ -6,6 +6,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,7 @@ from alerts.accounts import repository as account_repository
 from alerts.audit import service as audit_service
 from alerts.audit.service import Actor
 from alerts.errors import Conflict, NotFound
+from alerts.expansion import repository as expansion_repository
 from alerts.notices import repository
 from alerts.notices.areas import areas_json
 from alerts.notices.idempotency import IdempotencyKeyReused, request_fingerprint
@@ -189,10 +191,17 @@ def approve_notice(
     notice.status = status
     now = datetime.now(UTC)
     lifetime = approval.lifetime_hours or get_settings().notice_lifetime_hours
+    target_before = {"radius_km": notice.radius_km, "areas": notice.target_areas}
     if approval.radius_km is not None:
         if notice.target_areas:
             raise DrawnAreas()
         notice.radius_km = approval.radius_km
+    elif approval.areas is not None:
+        # The reviewer drew the areas on the map: they replace the circle or the agency's
+        # areas, and the circle's expansion steps go with the circle.
+        notice.target_areas = areas_json(approval.areas)
+        notice.radius_km = None
+        expansion_repository.replace_pending_steps(session, notice.id, [])
     notice.decided_at = now
     notice.expires_at = now + timedelta(hours=lifetime)
     broadcast_after_commit(session, notice, next_round=False)
@@ -205,9 +214,16 @@ def approve_notice(
         notice_id=notice_id,
         radius_km=notice.radius_km,
         expires_at=notice.expires_at,
+        **_target_change(target_before, notice),
     )
     log.info("alerts.notice.approved notice=%s radius_km=%s", notice_id, notice.radius_km)
     return notice
+
+
+def _target_change(before: dict[str, Any], notice: Notice) -> dict[str, Any]:
+    """The old and new target for the audit record, when the approval changed it."""
+    after = {"radius_km": notice.radius_km, "areas": notice.target_areas}
+    return {} if after == before else {"old": before, "new": after}
 
 
 @retrying_conflicts

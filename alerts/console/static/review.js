@@ -1,5 +1,6 @@
 // The review page: the radius slider (logarithmic, 0.1-500 km) asks the server for the reach
 // and the cover cells of its value; the newest answer wins, older requests are aborted.
+import { drawArea } from "./draw.js";
 import { cellLayer, drawTarget, makeMap } from "./map.js";
 
 const MIN_KM = 0.1;
@@ -18,6 +19,9 @@ const valueOutput = document.getElementById("radius-value");
 const approveRadius = document.getElementById("approve-radius");
 const reach = document.getElementById("reach");
 const count = document.getElementById("reach-count");
+const approveAreas = document.getElementById("approve-areas");
+const drawStatus = document.getElementById("draw-status");
+const radiusQuery = (km) => (km == null ? "" : `?radius_km=${km}`);
 
 function reachText(data) {
   if (data.fewer_than != null) return `fewer than ${data.fewer_than}`;
@@ -26,27 +30,38 @@ function reachText(data) {
 
 let inFlight = null;
 
-async function update(km, startedAt) {
+// The reach and cells of a radius (`?radius_km=`), of drawn areas (`?areas=`), or of the
+// notice's own target (no query).
+async function update(query, startedAt) {
   inFlight?.abort();
   const controller = new AbortController();
   inFlight = controller;
-  const query = km == null ? "" : `?radius_km=${km}`;
   reach.setAttribute("aria-busy", "true");
+  let response;
   let data;
   try {
-    const response = await fetch(mapElement.dataset.coverUrl + query, { signal: controller.signal });
-    if (!response.ok) throw new Error(`reach request failed: ${response.status}`);
+    response = await fetch(mapElement.dataset.coverUrl + query, { signal: controller.signal });
     data = await response.json();
   } catch (error) {
     if (error.name === "AbortError") return;
     throw error;
   }
+  reach.removeAttribute("aria-busy");
+  if (response.status === 422 || response.status === 429) {
+    // A drawn area that cannot be targeted, or too many counts of drawn areas in a minute.
+    count.textContent = "not counted";
+    reach.dataset.refused = String(data.detail);
+    if (drawStatus) drawStatus.textContent = `Not counted: ${data.detail}`;
+    showCells([], []);
+    return;
+  }
+  if (!response.ok) throw new Error(`reach request failed: ${response.status}`);
+  delete reach.dataset.refused;
   count.textContent = reachText(data);
   showCells(data.inside, data.boundary);
   reach.dataset.radiusKm = data.radius_km ?? "";
   reach.dataset.cells = `${data.inside.length}/${data.boundary.length}`;
   reach.dataset.latencyMs = (performance.now() - startedAt).toFixed(1);
-  reach.removeAttribute("aria-busy");
 }
 
 // The reach at standard radii and at each expansion step; a step's ring adds its reach less
@@ -72,8 +87,11 @@ async function showStandardReach() {
 
 showStandardReach();
 
+let radiusKm = null;
+
 if (slider) {
   const initial = Number(mapElement.dataset.radiusKm);
+  radiusKm = initial;
   slider.value = String(positionOf(initial));
   const show = (km) => {
     valueOutput.textContent = `${km} km`;
@@ -84,12 +102,34 @@ if (slider) {
   slider.addEventListener("input", () => {
     const startedAt = performance.now();
     const km = kmAt(Number(slider.value));
+    radiusKm = km;
     show(km);
     moveCircle(km, false);
-    update(km, startedAt);
+    update(radiusQuery(km), startedAt);
   });
   slider.addEventListener("change", () => moveCircle(kmAt(Number(slider.value)), true));
-  update(initial, performance.now());
-} else {
-  update(null, performance.now());
+}
+update(radiusQuery(radiusKm), performance.now());
+
+// A drawn area replaces the radius: its reach and cells show while it is drawn, the slider
+// rests, and once it is finished the approval sends it; cleared, the radius is back.
+const drawStart = document.getElementById("draw-start");
+if (drawStart) {
+  const buttons = {
+    start: drawStart,
+    centre: document.getElementById("draw-centre"),
+    finish: document.getElementById("draw-finish"),
+    clear: document.getElementById("draw-clear"),
+    status: drawStatus,
+  };
+  drawArea(map, buttons, (areas, finished) => {
+    const json = areas && JSON.stringify(areas);
+    approveAreas.value = finished ? json : "";
+    if (slider) slider.disabled = Boolean(areas);
+    if (approveRadius) approveRadius.disabled = finished;
+    // Finishing leaves the polygon as it was: no second count against the preview limit.
+    if ((json ?? "") === (reach.dataset.drawn ?? "")) return;
+    reach.dataset.drawn = json ?? "";
+    update(json ? `?areas=${encodeURIComponent(json)}` : radiusQuery(radiusKm), performance.now());
+  });
 }
