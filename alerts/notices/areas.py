@@ -42,7 +42,7 @@ MAX_TOTAL_AREA_KM2 = 1_000_000
 
 _SQUARE = [[-0.15, 51.49], [-0.10, 51.49], [-0.10, 51.52], [-0.15, 51.52], [-0.15, 51.49]]
 
-_POLYGON_AREA_EXAMPLE: dict[str, Any] = {
+POLYGON_AREA_EXAMPLE: dict[str, Any] = {
     "type": "polygon",
     "geometry": {"type": "Polygon", "coordinates": [_SQUARE]},
 }
@@ -77,7 +77,7 @@ class PolygonArea(Request):
     """GeoJSON (RFC 7946): straight edges in longitude/latitude, holes allowed; an area that
     crosses the antimeridian is a MultiPolygon split there."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_POLYGON_AREA_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [POLYGON_AREA_EXAMPLE]})
 
     type: Literal["polygon"]
     geometry: Annotated[GeoJsonPolygon | GeoJsonMultiPolygon, Field(discriminator="type")]

@@ -24,7 +24,7 @@ from alerts.fields import (
     StoredUrl,
     WindowHours,
 )
-from alerts.notices.areas import _POLYGON_AREA_EXAMPLE, Areas
+from alerts.notices.areas import POLYGON_AREA_EXAMPLE, Areas
 from geo.regions import area_bounds, vertex_count
 from kit.models import (
     CapStatus,
@@ -261,7 +261,7 @@ class NoticePage(BaseModel):
 class Approval(Request):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"radius_km": 3, "lifetime_hours": 24}, {"areas": [_POLYGON_AREA_EXAMPLE]}]
+            "examples": [{"radius_km": 3, "lifetime_hours": 24}, {"areas": [POLYGON_AREA_EXAMPLE]}]
         }
     )
 

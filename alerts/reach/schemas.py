@@ -12,7 +12,7 @@ from pydantic import (
 )
 
 from alerts.fields import Latitude, Longitude, RadiusKm, Request, WindowHours
-from alerts.notices.areas import _POLYGON_AREA_EXAMPLE, Area, Areas, areas_json
+from alerts.notices.areas import POLYGON_AREA_EXAMPLE, Area, Areas, areas_json
 from geo.regions import area_m2
 from geo.sphere import circle_area_m2
 from kit.config import get_settings
@@ -31,7 +31,7 @@ class ReachQuery(Request):
         json_schema_extra={
             "examples": [
                 {"lat": 51.5007, "lon": -0.1246, "radii_km": [1, 5, 20]},
-                {"areas": [_POLYGON_AREA_EXAMPLE]},
+                {"areas": [POLYGON_AREA_EXAMPLE]},
             ]
         }
     )
