@@ -14,7 +14,7 @@ import pytest
 
 from alerts.notices.areas import AREA_COST_VERTICES, MAX_AREAS, MAX_REQUEST_VERTICES
 from tests.conftest import Sandbox, wait_until
-from tests.helpers import notice_body, register_device, report_location
+from tests.helpers import notice_body, register_device, report_location, wait_for_dispatch
 
 # These tests count a handful of devices; tests/test_reach_privacy.py keeps the limits.
 pytestmark = pytest.mark.usefixtures("counting_previews")
@@ -103,16 +103,7 @@ def test_a_notice_for_a_union_of_areas_reaches_exactly_the_devices_inside(
         timeout=60,
         what="pushes to every device in the areas",
     )
-    wait_until(
-        lambda: (
-            api.get(
-                f"/v1/operator/notices/{notice_id}/deliveries", headers=operator_headers
-            ).json()["by_status"]["pending"]
-            == 0
-        ),
-        timeout=30,
-        what="every delivery recorded",
-    )
+    wait_for_dispatch(api, operator_headers, notice_id, timeout=30)
     received = Counter(m["message"]["token"] for m in sandbox.messages())
     assert received == dict.fromkeys(targeted, 1)
 
@@ -146,16 +137,7 @@ def test_a_reviewer_approves_a_circle_notice_with_a_drawn_area_instead(
         timeout=60,
         what="pushes to the devices in the drawn square",
     )
-    wait_until(
-        lambda: (
-            api.get(f"/v1/operator/notices/{circle['id']}/deliveries", headers=operator_headers)
-            .json()["by_status"]
-            .get("pending", 0)
-            == 0
-        ),
-        timeout=30,
-        what="every delivery recorded",
-    )
+    wait_for_dispatch(api, operator_headers, circle["id"], timeout=30)
     assert Counter(m["message"]["token"] for m in sandbox.messages()) == dict.fromkeys(inside, 1)
     audit = api.get(f"/v1/operator/notices/{circle['id']}/audit", headers=operator_headers)
     [approval] = [e for e in audit.json()["items"] if e["action"] == "notice.approved"]

@@ -6,7 +6,7 @@ controls plays a DNS name that changes its answer."""
 
 import ipaddress
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -18,7 +18,7 @@ from alerts.webhooks.tasks import deliver_webhook
 from kit.config import get_settings
 from kit.db import session_scope
 from kit.models import WebhookEvent
-from tests.test_webhooks import Receiver
+from tests.conftest import Receiver
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
@@ -41,14 +41,6 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[destinations.Addr
 
     monkeypatch.setattr(destinations, "resolve", resolve)
     return table
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
 
 
 @pytest.mark.parametrize(
