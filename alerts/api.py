@@ -1,6 +1,8 @@
 """The FastAPI application."""
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,6 +22,7 @@ from alerts.notices import endpoints as notices
 from alerts.reach import endpoints as reach
 from alerts.webhooks import endpoints as webhooks
 from kit.config import get_settings
+from kit.heap import startup_heap_frozen
 from kit.logging import configure_logging
 
 DESCRIPTION = """
@@ -31,10 +34,16 @@ it does not replace them.
 """
 
 
+@asynccontextmanager
+async def _serving(app: FastAPI) -> AsyncIterator[None]:
+    with startup_heap_frozen():
+        yield
+
+
 def create_app() -> FastAPI:
     settings = get_settings()  # a misconfigured production refuses to start, here
     configure_logging()
-    app = FastAPI(title="hexcast", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(title="hexcast", version="0.1.0", description=DESCRIPTION, lifespan=_serving)
     install_error_handler(app)
     install_edge(app)
     app.add_middleware(devices.LocationShortcut)
