@@ -110,11 +110,13 @@ class Settings(BaseSettings):
     )
 
     location_writer_threads: int = Field(
-        2,
+        1,
         ge=1,
         le=16,
         description="Threads per API process that store location reports by group commit, "
-        "each with its own database connection (alerts.devices.ingest).",
+        "each with its own database connection (alerts.devices.ingest). One keeps batches "
+        "large and the request loop's hold on the interpreter unshared; more only help "
+        "when a statement waits on a distant database.",
     )
     location_batch_max: int = Field(
         1000, ge=1, description="Location reports stored by one statement, at most."

@@ -2,7 +2,7 @@
 
 Every app reports where it is, all day (ten million devices every 15 minutes is 11,000
 reports a second), so a report costs no more than its share of one statement. Requests hand
-their report to a few writer threads per process; each thread takes every report waiting,
+their report to a writer thread (or a few) per process; it takes every report waiting,
 stores them with one statement that also authenticates their device keys
 (`repository.apply_location_reports`), commits, and only then answers each request. A report
 answered 204 is therefore committed (with PostgreSQL's synchronous commit), whatever happens
