@@ -12,11 +12,31 @@ end
 
 local keys, next_key, sent, first_us, threads
 
--- A soak's pace (bench.ingest --rate): each connection waits this long between requests.
-local delay_ms = tonumber(os.getenv("BENCH_INGEST_DELAY_MS"))
-if delay_ms then
+-- A set pace (bench.ingest --rate, a soak): each wrk thread sends its share of the rate on a
+-- fixed schedule, on whichever of its connections is free. A send is never early, and a
+-- thread that fell behind sends at once until it is back on schedule, so a stall of the
+-- server shows in the latency of the reports that queued behind it (a fixed wait between a
+-- connection's requests would hide it: the connection would just send less).
+local rate = tonumber(os.getenv("BENCH_INGEST_RATE"))
+if rate then
+   local ffi = require("ffi")
+   ffi.cdef [[
+      typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+      int clock_gettime(int clock, bench_timespec *ts);
+   ]]
+   local CLOCK_MONOTONIC = 1
+   local ts = ffi.new("bench_timespec")
+   local function now_ms()
+      ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+      return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+   end
+   local slot_ms
    function delay()
-      return delay_ms
+      local now = now_ms()
+      slot_ms = slot_ms or now
+      local wait = slot_ms - now
+      slot_ms = slot_ms + 1000 * threads / rate
+      return math.max(0, math.floor(wait))
    end
 end
 

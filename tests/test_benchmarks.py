@@ -108,6 +108,30 @@ def test_ingest_bench_writes_a_row_for_every_report(tmp_path: Path) -> None:
     assert "reports/s per API core" in table.read_text()
 
 
+def test_ingest_bench_at_a_set_rate_sends_that_rate(tmp_path: Path) -> None:
+    summary = _bench(
+        "ingest",
+        tmp_path,
+        "--devices",
+        "2000",
+        "--seconds",
+        "4",
+        "--runs",
+        "1",
+        "--processes",
+        "1",
+        "--connections",
+        "16",
+        "--rate",
+        "200",
+        "--no-baseline",
+        "--database",
+        f"hexcast_bench_{TEST_DB}_ingest",
+    )
+    assert 170 <= summary["current_reports_per_s"] <= 230
+    assert summary["current_errors"] == 0
+
+
 def test_public_view_bench_gets_the_view_without_an_error(tmp_path: Path) -> None:
     rows = _bench(
         "public_view",
