@@ -49,6 +49,9 @@ class SandboxState:
         self._grants_refused = 0
         self._first_accepted_at: float | None = None
         self._last_accepted_at: float | None = None
+        # Accepted sends by token or FID, kept when records are dropped: whether a broadcast
+        # reached each device exactly once, at any size.
+        self._per_device: Counter[str] = Counter()
 
     def issue_token(self, lifetime_s: int) -> str:
         """Mint a bearer token valid for `lifetime_s`, forgetting tokens that have expired."""
@@ -91,6 +94,8 @@ class SandboxState:
             name = f"projects/{self.project_id}/messages/0:{int(now * 1e6)}%{next(self._ids):016x}"
             self._records.append(_Record(name, now, device, message))
             self._accepted += 1
+            if device is not None:
+                self._per_device[device] += 1
             if self._first_accepted_at is None:
                 self._first_accepted_at = now
             self._last_accepted_at = now
@@ -128,6 +133,10 @@ class SandboxState:
                 # Unix times of the first and last recorded message, for latency measurements.
                 "first_accepted_at": self._first_accepted_at,
                 "last_accepted_at": self._last_accepted_at,
+                "devices_reached": len(self._per_device),
+                "devices_reached_more_than_once": sum(
+                    1 for n in self._per_device.values() if n > 1
+                ),
             }
 
     def reset(self) -> int:
@@ -139,4 +148,5 @@ class SandboxState:
             self._tokens_issued = self._grants_refused = 0
             self._first_accepted_at = self._last_accepted_at = None
             self._rejected.clear()
+            self._per_device.clear()
         return dropped

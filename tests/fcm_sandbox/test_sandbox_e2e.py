@@ -118,6 +118,11 @@ def test_sdk_send_each_records_every_message(server: Server, app: firebase_admin
     assert sorted(r["message"]["data"]["n"] for r in _messages(server)) == ["1", "2", "3"]
     stats = _stats(server)
     assert (stats["received"], stats["accepted"], stats["rejected"]) == (3, 3, {})
+    # Two devices; a topic is not one.
+    assert (stats["devices_reached"], stats["devices_reached_more_than_once"]) == (2, 0)
+    messaging.send(messages[0], app=app)
+    stats = _stats(server)
+    assert (stats["devices_reached"], stats["devices_reached_more_than_once"]) == (2, 1)
 
 
 def test_dry_run_is_validated_not_recorded(server: Server, app: firebase_admin.App) -> None:
