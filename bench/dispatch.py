@@ -101,15 +101,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         HEXCAST_FCM_ENDPOINT=sandbox_url,
         HEXCAST_FCM_CREDENTIALS_FILE=str(credentials),
     )
-    _create_database(database)
-    _migrate()
+    create_database(database)
+    migrate()
     dsn = f"{LIBPQ_URL}/{database}"
     started = datetime.now(UTC)
     load_s = _load_devices(dsn, args.devices, seed=args.seed, now=started)
     workers = args.workers or _default_workers()
     with (
         run_sandbox(sandbox_port, credentials) as (sandbox, sandbox_pid),
-        _celery_workers(workers) as worker_pid,
+        celery_workers(workers) as worker_pid,
     ):
         sandbox.put(
             "/sandbox/faults", json={"latency_ms": args.latency_ms, "jitter_ms": args.jitter_ms}
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     summary = _summary(runs, baselines, args)
     if not args.keep:
-        _drop_database(database)
+        drop_database(database)
     table = _table(summary)
     print(table)
     path = _write(table, summary, runs, baselines, context, started)
@@ -190,32 +190,32 @@ def _broadcast(
     sandbox.delete("/sandbox/messages").raise_for_status()
     with TestClient(create_app()) as api:
         # Two people: one admin issues the agency's key, another approves its notice.
-        issuer, operator = (_admin(api, bootstrap, role) for role in ("keys", "duty"))
-        agency = _ok(
+        issuer, operator = (admin_session(api, bootstrap, role) for role in ("keys", "duty"))
+        agency = ok(
             api.post(
                 "/v1/operator/agencies",
                 json={"name": f"Bench Police {time.time_ns()}"},
                 headers=issuer,
             )
         )
-        notice = _ok(
+        notice = ok(
             api.post(
                 "/v1/notices",
-                json=_notice_body(),
+                json=notice_body(),
                 headers={"X-API-Key": agency["api_key"]},
             )
         )
         cpu_before = cpu()
         approved_at = time.time()
-        _ok(api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator))
-        stats = _wait(
+        ok(api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator))
+        stats = wait(
             lambda: sandbox.get("/sandbox/stats").json(),
             lambda s: s["accepted"] + sum(s["rejected"].values()) >= devices,
             what=f"{devices:,} pushes",
             progress=lambda s: f"run {run}/{runs}: {s['accepted']:,}/{devices:,} pushes received",
             interval=BROADCAST_POLL_S,
         )
-        deliveries = _wait(
+        deliveries = wait(
             lambda: api.get(
                 f"/v1/operator/notices/{notice['id']}/deliveries", headers=operator
             ).json(),
@@ -246,7 +246,9 @@ def _broadcast(
     return result
 
 
-def _notice_body() -> dict[str, Any]:
+def notice_body(
+    centre: tuple[float, float] = CENTRE, radius_km: float = NOTICE_RADIUS_KM
+) -> dict[str, Any]:
     return {
         "person": {
             "name": "Lily Chen",
@@ -256,12 +258,12 @@ def _notice_body() -> dict[str, Any]:
             "photo_url": "https://agency.example/photos/lily.jpg",
         },
         "last_seen": {
-            "lat": CENTRE[0],
-            "lon": CENTRE[1],
+            "lat": centre[0],
+            "lon": centre[1],
             "at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
             "place": "Westminster Bridge",
         },
-        "radius_km": NOTICE_RADIUS_KM,
+        "radius_km": radius_km,
         "contact": "Police 101, case 4411",
         "language": "en-GB",
     }
@@ -461,7 +463,7 @@ def run_sandbox(port: int, credentials: Path) -> Iterator[tuple[httpx.Client, in
             return False
 
     try:
-        _wait(lambda: None, lambda _: healthy(), what="the FCM sandbox", timeout=30)
+        wait(lambda: None, lambda _: healthy(), what="the FCM sandbox", timeout=30)
         yield client, process.pid
     finally:
         client.close()
@@ -469,7 +471,7 @@ def run_sandbox(port: int, credentials: Path) -> Iterator[tuple[httpx.Client, in
 
 
 @contextmanager
-def _celery_workers(concurrency: int) -> Iterator[int]:
+def celery_workers(concurrency: int) -> Iterator[int]:
     """A prefork Celery worker with `concurrency` processes, on a purged bench queue."""
     from kit.celery import celery_app
 
@@ -502,7 +504,7 @@ def _celery_workers(concurrency: int) -> Iterator[int]:
         return b" ready." in log.read_bytes()
 
     try:
-        _wait(lambda: None, lambda _: ready(), what="the Celery worker", timeout=60)
+        wait(lambda: None, lambda _: ready(), what="the Celery worker", timeout=60)
         yield process.pid
     finally:
         _stop(process)
@@ -544,7 +546,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _wait(
+def wait(
     read: Callable[[], Any],
     done: Callable[[Any], bool],
     *,
@@ -569,21 +571,21 @@ def _wait(
         time.sleep(interval)
 
 
-def _admin(api: Any, bootstrap: dict[str, str], role: str) -> dict[str, str]:
+def admin_session(api: Any, bootstrap: dict[str, str], role: str) -> dict[str, str]:
     """A new admin account, logged in: its session's headers."""
     email, password = f"bench-{role}-{time.time_ns()}@hexcast.example", "bench passphrase 1234"
-    _ok(
+    ok(
         api.post(
             "/v1/operator/accounts",
             json={"email": email, "display_name": role, "role": "admin", "password": password},
             headers=bootstrap,
         )
     )
-    login = _ok(api.post("/v1/operator/login", json={"email": email, "password": password}))
+    login = ok(api.post("/v1/operator/login", json={"email": email, "password": password}))
     return {"Authorization": f"Bearer {login['token']}"}
 
 
-def _ok(response: httpx2.Response) -> dict[str, Any]:
+def ok(response: httpx.Response | httpx2.Response) -> dict[str, Any]:
     """The JSON body of an API answer (Starlette's TestClient answers with httpx2)."""
     if response.status_code not in (200, 201):
         raise SystemExit(f"{response.request.method} {response.request.url}: {response.text}")
@@ -597,7 +599,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _create_database(name: str) -> None:
+def create_database(name: str) -> None:
     if name.startswith("hexcast_test") or not name.startswith("hexcast_bench"):
         raise SystemExit(f"--database must be a hexcast_bench* database, not {name}")
     with psycopg.connect(f"{LIBPQ_URL}/postgres", autocommit=True) as conn:
@@ -606,7 +608,7 @@ def _create_database(name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def _drop_database(name: str) -> None:
+def drop_database(name: str) -> None:
     from kit.db import get_engine
 
     get_engine().dispose()
@@ -616,7 +618,7 @@ def _drop_database(name: str) -> None:
     log(f"dropped {name} (use --keep to keep it)")
 
 
-def _migrate() -> None:
+def migrate() -> None:
     from alembic import command
     from alembic.config import Config
 

@@ -1,7 +1,9 @@
 -- wrk script of bench.ingest: PUT /v1/devices/me/location, walking the device keys.
--- Arguments: key file (one key a line), first report time (µs since the epoch), wrk
--- threads; the summary goes to $BENCH_INGEST_SUMMARY as JSON. Thread t reports for keys t, t + threads, ...; report n of thread
--- t is at first + n * threads + t µs, so each report is newer than the last of its device.
+-- Arguments: key file (one key a line, or "key lat lon": a device's home, which its reports
+-- stay within about 100 m of), first report time (µs since the epoch), wrk threads; the
+-- summary goes to $BENCH_INGEST_SUMMARY as JSON. Thread t reports for keys t, t + threads,
+-- ...; report n of thread t is at first + n * threads + t µs, so each report is newer than
+-- the last of its device. Devices without a home report anywhere in Great Britain.
 
 local thread_count = 0
 
@@ -10,7 +12,7 @@ function setup(thread)
    thread_count = thread_count + 1
 end
 
-local keys, next_key, sent, first_us, threads
+local keys, homes, next_key, sent, first_us, threads
 
 -- A set pace (bench.ingest --rate, a soak): each wrk thread sends its share of the rate on a
 -- fixed schedule, on whichever of its connections is free. A send is never early, and a
@@ -44,11 +46,17 @@ function init(args)
    local path = args[1]
    first_us = tonumber(args[2])
    threads = tonumber(args[3])
-   keys = {}
+   keys, homes = {}, {}
    local i = 0
    for line in io.lines(path) do
       if i % threads == id then
-         keys[#keys + 1] = line
+         local key, lat, lon = line:match("^(%S+) (%S+) (%S+)$")
+         if key then
+            homes[#keys + 1] = { tonumber(lat), tonumber(lon) }
+         else
+            key = line
+         end
+         keys[#keys + 1] = key
       end
       i = i + 1
    end
@@ -58,15 +66,19 @@ function init(args)
 end
 
 function request()
-   local key = keys[next_key]
+   local key, home = keys[next_key], homes[next_key]
    next_key = next_key % #keys + 1
    local at_us = first_us + sent * threads + id
    sent = sent + 1
    local seconds = math.floor(at_us / 1000000)
    local at = os.date("!%Y-%m-%dT%H:%M:%S", seconds) .. string.format(".%06dZ", at_us - seconds * 1000000)
-   local body = string.format(
-      '{"lat":%.6f,"lon":%.6f,"accuracy_m":12,"at":"%s"}',
-      49.9 + math.random() * 8.8, -6.4 + math.random() * 8.2, at)
+   local lat, lon
+   if home then
+      lat, lon = home[1] + (math.random() - 0.5) * 0.002, home[2] + (math.random() - 0.5) * 0.003
+   else
+      lat, lon = 49.9 + math.random() * 8.8, -6.4 + math.random() * 8.2
+   end
+   local body = string.format('{"lat":%.6f,"lon":%.6f,"accuracy_m":12,"at":"%s"}', lat, lon, at)
    return wrk.format("PUT", nil, {["X-Device-Key"] = key, ["Content-Type"] = "application/json"}, body)
 end
 

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     dsn = f"{LIBPQ_URL}/{args.database}"
     # Files named after the database, so that runs on different databases can overlap.
     keys = RUN_DIR / f"{args.database}-device-keys.txt"
-    load_s = _load_devices(dsn, keys, args.devices, now=started)
+    load_s = load_devices(dsn, keys, args.devices, now=started)
     phases: list[Phase] = []
     with _baseline_source(args.baseline_rev) as baseline_dir:
         for run in range(1, args.runs + 1):
@@ -163,9 +163,18 @@ def device_key(i: int) -> str:
     return f"hxd_bench-{i:09d}"
 
 
-def _load_devices(dsn: str, keys: Path, n: int, *, now: datetime) -> float:
+def load_devices(
+    dsn: str,
+    keys: Path,
+    n: int,
+    *,
+    now: datetime,
+    home: Callable[[int, random.Random], tuple[float, float]] | None = None,
+) -> float:
     """Replace every device with `n` located ones whose keys are written to `keys`, one a
-    line, for the wrk script; their locations are a day old, older than any report."""
+    line, for the wrk script; their locations are a day old, older than any report. Device
+    i is at `home(i, rng)` and its line carries that place (the script then reports near
+    it), or anywhere in AREA."""
     rng = random.Random(SEED)
     south, north, west, east = AREA
     started = time.perf_counter()
@@ -178,8 +187,12 @@ def _load_devices(dsn: str, keys: Path, n: int, *, now: datetime) -> float:
         ) as copy:
             for i in range(n):
                 key = device_key(i)
-                key_file.write(key + "\n")
-                lat, lon = rng.uniform(south, north), rng.uniform(west, east)
+                if home is None:
+                    lat, lon = rng.uniform(south, north), rng.uniform(west, east)
+                    key_file.write(key + "\n")
+                else:
+                    lat, lon = home(i, rng)
+                    key_file.write(f"{key} {lat:.6f} {lon:.6f}\n")
                 h = rng.randbytes(16).hex()
                 copy.write(
                     f"{h}\tbench-{h}:APA91b{h}\tandroid\ten-GB\t"
@@ -215,15 +228,15 @@ def _phase(
 ) -> Phase:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with _api(source, port, args.processes, name=f"{args.database}-api-{path}") as api_pid:
-        _wrk(url, keys, WARMUP_S, args)
+    with api_server(source, port, args.processes, name=f"{args.database}-api-{path}") as api_pid:
+        run_wrk(url, keys, WARMUP_S, args)
         before = _table_stats(dsn)
         backends = _backends(dsn)
         cpu_before = cpu_seconds(api_pid)
         db_cpu_before = {pid: cpu_seconds(pid) for pid in backends}
         load = os.getloadavg()
         rss: list[float] = []
-        result = _wrk(url, keys, seconds, args, sample=lambda: rss.append(_rss_mb(api_pid)))
+        result = run_wrk(url, keys, seconds, args, sample=lambda: rss.append(rss_mb(api_pid)))
         api_cpu = cpu_seconds(api_pid) - cpu_before
         db_cpu = _backends_cpu(db_cpu_before)
     # The API's backends have exited, so the table's counters include every write.
@@ -257,7 +270,7 @@ def _phase(
 
 
 @contextmanager
-def _api(source: Path, port: int, processes: int, *, name: str) -> Iterator[int]:
+def api_server(source: Path, port: int, processes: int, *, name: str) -> Iterator[int]:
     """uvicorn serving the app of `source`, as `make run`'s or the Dockerfile's, without the
     access log (a production proxy keeps that)."""
     log_path = RUN_DIR / f"{name}.log"
@@ -304,7 +317,7 @@ def _api(source: Path, port: int, processes: int, *, name: str) -> Iterator[int]
             process.wait()
 
 
-def _wrk(
+def run_wrk(
     url: str,
     keys: Path,
     seconds: float,
@@ -356,7 +369,7 @@ def _wrk(
     return summary
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     """Resident memory of `pid` and its children (the uvicorn supervisor and workers)."""
     total_kb = 0
     for status in Path("/proc").glob("[0-9]*/status"):

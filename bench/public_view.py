@@ -33,11 +33,11 @@ import httpx
 from bench import RESULTS_DIR, ROOT
 from bench.dispatch import (
     PG_PORT,
-    _create_database,
-    _drop_database,
-    _migrate,
+    create_database,
+    drop_database,
     free_port,
     log,
+    migrate,
 )
 
 BENCH_DB = "hexcast_bench_public_view"
@@ -80,8 +80,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         HEXCAST_ENVIRONMENT="development",
         HEXCAST_DATABASE_URL=f"postgresql+psycopg://hexcast@127.0.0.1:{PG_PORT}/{args.database}",
     )
-    _create_database(args.database)
-    _migrate()
+    create_database(args.database)
+    migrate()
     notice_id = _active_notice()
     load_before = os.getloadavg()
     rows = []
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 rows.append((name, _wrk(url + path, args, delay_ms=delay_ms, seconds=seconds)))
     finally:
         if not args.keep:
-            _drop_database(args.database)
+            drop_database(args.database)
     _report(rows, args, load_before)
     if args.json:
         print(json.dumps({name: stats for name, stats in rows}))

@@ -15,9 +15,11 @@ from tests.conftest import PG_PORT, REDIS_PORT, ROOT, TEST_DB, Service
 WORST_OVERSHOOT_M = 161.0  # WEA's bound for AMBER alerts
 
 
-def _bench(module: str, results: Path, *args: str, **env: str) -> Any:
+def _bench(
+    module: str, results: Path, *args: str, exits: tuple[int, ...] = (0,), **env: str
+) -> Any:
     """Run `python -m bench.<module> … --json` in a clean environment (none of the test
-    session's HEXCAST_* settings) and return its JSON line."""
+    session's HEXCAST_* settings) and return its JSON line; it must exit with one of `exits`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HEXCAST_")}
     clean.update(HEXCAST_PG_PORT=str(PG_PORT), HEXCAST_BENCH_RESULTS_DIR=str(results), **env)
     done = subprocess.run(
@@ -28,7 +30,7 @@ def _bench(module: str, results: Path, *args: str, **env: str) -> Any:
         text=True,
         timeout=300,
     )
-    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.returncode in exits, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -130,6 +132,49 @@ def test_ingest_bench_at_a_set_rate_sends_that_rate(tmp_path: Path) -> None:
     )
     assert 170 <= summary["current_reports_per_s"] <= 230
     assert summary["current_errors"] == 0
+
+
+def test_soak_pushes_each_device_inside_once_and_loses_no_report_while_a_process_is_killed(
+    tmp_path: Path, broker: Service
+) -> None:
+    """Half a minute of the soak, small: the checks that hold at any size. Its latency and
+    memory verdicts need the full soak on a quiet machine, so the run may exit 3 for them."""
+    summary = _bench(
+        "soak",
+        tmp_path,
+        "--devices",
+        "3000",
+        "--inside",
+        "400",
+        "--warmup-devices",
+        "50",
+        "--witnesses",
+        "20",
+        "--minutes",
+        "0.5",
+        "--rate",
+        "200",
+        "--connections",
+        "16",
+        "--workers",
+        "2",
+        "--kills",
+        "1",
+        "--database",
+        f"hexcast_bench_{TEST_DB}_soak",
+        exits=(0, 3),
+        HEXCAST_REDIS_PORT=str(REDIS_PORT),
+    )
+    checks = summary["checks"]
+    assert checks["every_inside_device_pushed_once"], summary["broadcast"]
+    assert checks["no_device_outside_pushed"], summary["broadcast"]
+    assert checks["no_5xx"], (summary["non_2xx"], summary["witness_statuses"])
+    assert checks["no_204_lost"]
+    assert summary["witness_devices"] == 20
+    [kill] = summary["kills"]
+    assert kill["replaced_after_s"] < 60
+    (table,) = tmp_path.glob("soak-0.5min-*.md")
+    assert "devices pushed more than once" in table.read_text()
 
 
 def test_public_view_bench_gets_the_view_without_an_error(tmp_path: Path) -> None:
