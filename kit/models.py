@@ -489,7 +489,12 @@ class DispatchChunk(Base):
     A round is one run of a notice's broadcast (approval is round 1; a wider area or an update
     can start another); its chunks are written in one transaction before any is queued, so a
     lost task leaves a pending row for the reconciler rather than a hole. `lease_until` is
-    when the queued task should have claimed it by; the reconciler queues it again after."""
+    when the queued task should have claimed it by; the reconciler queues it again after.
+
+    A round's last chunk is its sweep: it covers the whole area, waits until every other chunk
+    of the round is claimed, and then claims the devices inside that none of them reached. A
+    device whose report moved it from a chunk not yet claimed into one already claimed is
+    in neither when each is claimed; the sweep finds it where it is then."""
 
     __tablename__ = "dispatch_chunks"
     __table_args__ = (
@@ -513,6 +518,7 @@ class DispatchChunk(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = _now_column()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sweep: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class IdempotencyKey(Base):

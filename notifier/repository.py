@@ -153,9 +153,13 @@ def create_round(
     notice_id: uuid.UUID,
     round_number: int,
     chunks: Sequence[list[list[int]]],
+    cover: list[list[int]],
     lease_until: datetime,
 ) -> list[int]:
-    """Insert one pending row per chunk (encoded ranges); returns their ids in order."""
+    """Insert one pending row per chunk (encoded ranges), and after them the round's sweep
+    over the whole `cover`; returns their ids in order. A round without chunks has no
+    sweep."""
+    sweep = [(cover, True)] if chunks else []
     rows = session.scalars(
         insert(DispatchChunk).returning(DispatchChunk.id, sort_by_parameter_order=True),
         [
@@ -165,11 +169,29 @@ def create_round(
                 "ranges": ranges,
                 "status": ChunkStatus.PENDING,
                 "lease_until": lease_until,
+                "sweep": is_sweep,
             }
-            for ranges in chunks
+            for ranges, is_sweep in [*((chunk, False) for chunk in chunks), *sweep]
         ],
     )
     return list(rows)
+
+
+def round_still_claiming(session: Session, chunk: DispatchChunk) -> bool:
+    """Whether another chunk of `chunk`'s round is still pending, or being claimed by a
+    transaction not yet committed (its row still reads pending)."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    DispatchChunk.notice_id == chunk.notice_id,
+                    DispatchChunk.round == chunk.round,
+                    DispatchChunk.status == ChunkStatus.PENDING,
+                    DispatchChunk.id != chunk.id,
+                )
+            )
+        )
+    )
 
 
 def lock_pending_chunk(session: Session, chunk_id: int) -> DispatchChunk | None:
@@ -191,20 +213,30 @@ def claim_recipients(
     lease_until: datetime,
     daily_cap: int,
     test_devices_only: bool = False,
+    unreached_only: bool = False,
 ) -> list[Claim]:
     """Insert a delivery for every recipient in `ranges` that has none yet for this notice:
     pending and leased until `lease_until`, or suppressed (PAUSED, DAILY_CAP) for a device
     whose user paused alerts or that got `daily_cap` alerts in the last 24 hours. Returns
     the pending ones with their device's token and locale, in id order. The unique (notice,
     device) constraint makes a re-run, a racing worker or a later round claim nothing twice.
-    Follow-ups of a notice create no delivery, so they never count towards the cap."""
-    recipients = select_recipients(
+    Follow-ups of a notice create no delivery, so they never count towards the cap.
+
+    `unreached_only` (a round's sweep, over the whole area) leaves out first the devices the
+    notice has a delivery for: nearly all of them, which would otherwise each cost a
+    conflicting insert."""
+    selected = select_recipients(
         region,
         ranges,
         columns=[Device.id, Device.fcm_token, Device.locale, Device.alerts_paused],
         fresh_since=fresh_since,
         test_devices_only=test_devices_only,
-    ).cte("recipients")
+    )
+    if unreached_only:
+        selected = selected.where(
+            ~exists().where(Delivery.notice_id == notice_id, Delivery.device_id == Device.id)
+        )
+    recipients = selected.cte("recipients")
     alerts_today = (
         select(func.count())
         .where(

@@ -37,6 +37,9 @@ from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
 
 log = logging.getLogger(__name__)
 
+# How long a round's sweep waits before it looks again whether the other chunks are claimed.
+SWEEP_WAIT_S = 1.0
+
 
 def _target(notice: Notice) -> Region:
     return target_region(
@@ -146,6 +149,7 @@ def broadcast(notice_id: str, round_number: int = 1) -> int:
             notice_id=notice.id,
             round_number=round_number,
             chunks=[encode_ranges(chunk) for chunk in cut_ranges(ranges, cuts)],
+            cover=encode_ranges(ranges),
             lease_until=now + _lease(),
         )
         after_commit(session, lambda: _queue_chunks(chunk_ids))
@@ -161,7 +165,9 @@ def broadcast(notice_id: str, round_number: int = 1) -> int:
 @celery_app.task(name="notifier.send_chunk")
 def send_chunk(chunk_id: int) -> int:
     """Claim the chunk's recipients (a leased pending delivery each), mark the chunk claimed
-    in the same transaction, then send to them."""
+    in the same transaction, then send to them. A round's sweep waits (queued again every
+    SWEEP_WAIT_S) until the round's other chunks are all claimed: it then runs after their
+    claims have committed, and finds every device inside that they missed."""
     now = _now()
     lease_until = now + _lease()
     with session_scope() as session:
@@ -170,10 +176,17 @@ def send_chunk(chunk_id: int) -> int:
             return 0
         notice = session.get(Notice, chunk.notice_id)
         assert notice is not None
-        chunk.finished_at = now
         if notice.status != NoticeStatus.ACTIVE:
+            chunk.finished_at = now
             chunk.status = ChunkStatus.DROPPED
             return 0
+        if chunk.sweep and repository.round_still_claiming(session, chunk):
+            chunk.lease_until = lease_until  # not stale: the reconciler leaves it alone
+            after_commit(
+                session, lambda: send_chunk.apply_async((chunk_id,), countdown=SWEEP_WAIT_S)
+            )
+            return 0
+        chunk.finished_at = now
         claims = repository.claim_recipients(
             session,
             notice_id=notice.id,
@@ -183,6 +196,7 @@ def send_chunk(chunk_id: int) -> int:
             lease_until=lease_until,
             daily_cap=get_settings().daily_alert_cap,
             test_devices_only=notice.cap_status.test_devices_only,
+            unreached_only=chunk.sweep,
         )
         chunk.status = ChunkStatus.CLAIMED
         notice_id = notice.id

@@ -118,7 +118,7 @@ def test_a_broadcast_is_cut_into_balanced_chunks_and_reaches_each_device_once(
     """9,000 devices, with the defaults: a first chunk of one batch (500), so that the first
     push leaves soon, then 4,000 expected recipients a chunk. Four chunks (500, 4,000, 4,000
     and the other 500), none much larger than asked, which together hold every device
-    exactly once."""
+    exactly once, and the round's sweep over the whole area, which finds nobody left."""
     tokens = place_devices(9_000, *CENTRE, within_m=2_000)
     notice_id = _notice(api, agency_headers, operator_headers)
 
@@ -129,12 +129,14 @@ def test_a_broadcast_is_cut_into_balanced_chunks_and_reaches_each_device_once(
     assert stats["retrying"] == 0
     assert 0 < stats["first_sent_after_s"] <= stats["last_sent_after_s"] < 90
     assert Counter(m["message"]["token"] for m in sandbox.messages()) == Counter(tokens)
-    chunks = _chunks(notice_id)
-    assert [(c.round, c.status) for c in chunks] == [(1, "claimed")] * 4
+    *chunks, sweep = _chunks(notice_id)
+    assert [(c.round, c.status, c.sweep) for c in chunks] == [(1, "claimed", False)] * 4
+    assert (sweep.round, sweep.status, sweep.sweep) == (1, "claimed", True)
     with get_sessionmaker()() as session:
         cells = [cell for cell in session.scalars(select(Device.h3_cell)) if cell is not None]
     per_chunk = [sum(_in(cell, decode_ranges(c.ranges)) for cell in cells) for c in chunks]
     assert sum(per_chunk) == 9_000
+    assert all(_in(cell, decode_ranges(sweep.ranges)) for cell in cells)
     # Devices sharing a cell stay together, so a chunk can end a few devices late.
     assert per_chunk[0] <= 510 and max(per_chunk[1:]) <= 4_010, per_chunk
 
@@ -155,7 +157,7 @@ def test_a_round_is_written_once_and_a_later_round_reaches_only_new_devices(
 
     celery_app.send_task("notifier.broadcast", args=[notice_id, 1])
     drain(worker)
-    assert len(_chunks(notice_id)) == 1, "round 1 exists: asking again writes nothing"
+    assert len(_chunks(notice_id)) == 2, "round 1 exists: asking again writes nothing"
     assert len(sandbox.messages()) == 40
 
     with session_scope() as session:
@@ -169,7 +171,12 @@ def test_a_round_is_written_once_and_a_later_round_reaches_only_new_devices(
     stats = wait_for_dispatch(api, operator_headers, notice_id, timeout=30)
 
     assert stats["by_status"]["sent"] == 70
-    assert [c.round for c in _chunks(notice_id)] == [1, 2]
+    assert [(c.round, c.sweep) for c in _chunks(notice_id)] == [
+        (1, False),
+        (1, True),
+        (2, False),
+        (2, True),
+    ]
     assert Counter(m["message"]["token"] for m in sandbox.messages()) == Counter(near + far)
 
 

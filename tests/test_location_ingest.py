@@ -14,10 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from geo.regions import Circle, cover_region, device_cell
+from geo.regions import Circle, cover_region, device_cell, target_region
 from geo.sphere import destination
+from kit.celery import celery_app
 from kit.db import get_engine, session_scope
-from tests.conftest import Sandbox, Service, _free_port, wait_until
+from kit.models import ChunkStatus
+from notifier.dispatch import decode_ranges
+from tests.conftest import Sandbox, Service, _free_port, wait_for_runs, wait_until
 from tests.helpers import notice_body, register_device, wait_for_dispatch
 
 PATH = "/v1/devices/me/location"
@@ -25,6 +28,15 @@ PATH = "/v1/devices/me/location"
 
 def _body(lat: float, lon: float, at: datetime, accuracy_m: float = 10) -> dict[str, Any]:
     return {"lat": lat, "lon": lon, "accuracy_m": accuracy_m, "at": at.isoformat()}
+
+
+def _chunk_status(chunk_id: int) -> str:
+    with get_engine().connect() as conn:
+        return str(
+            conn.execute(
+                text("SELECT status FROM dispatch_chunks WHERE id = :id"), {"id": chunk_id}
+            ).scalar_one()
+        )
 
 
 def _stored(token: str) -> dict[str, Any]:
@@ -244,6 +256,80 @@ def test_a_claim_takes_each_devices_location_as_it_was_when_its_chunk_was_claime
     assert _stored("claim-leaving")["lat"] == pytest.approx(48.8584)
     assert claim() == ["claim-arriving"]
     assert claim() == []
+
+
+def test_a_device_that_moved_between_chunks_while_they_were_claimed_is_found_by_the_sweep(
+    api: httpx.Client,
+    worker: Service,
+    sandbox: Sandbox,
+    agency_headers: dict[str, str],
+    operator_headers: dict[str, str],
+) -> None:
+    """A device inside the area the whole time, but in the cells of the chunk not yet
+    claimed when the first was, and in the first's cells when the second was: neither chunk
+    reaches it. The round's sweep waits while a chunk of its round is pending, then pushes
+    that device, once."""
+    from notifier import repository
+    from notifier.dispatch import cut_ranges, encode_ranges
+
+    centre = (64.1466, -21.9426)  # Reykjavík: no other test's devices
+    notice = api.post(
+        "/v1/notices",
+        json=notice_body(lat=centre[0], lon=centre[1], radius_km=2),
+        headers=agency_headers,
+    ).json()
+    approved = api.post(f"/v1/operator/notices/{notice['id']}/approve", headers=operator_headers)
+    assert approved.status_code == 200, approved.text
+    wait_for_dispatch(api, operator_headers, notice["id"], timeout=60)  # round 1: nobody there
+    notice_id = uuid.UUID(notice["id"])
+    region = target_region([], lat=centre[0], lon=centre[1], radius_km=2)
+    cover = cover_region(region)
+    places = [destination(*centre, d, b) for d in (400.0, 1_200.0) for b in range(0, 360, 20)]
+    by_cell = sorted((device_cell(lat, lon), (lat, lon)) for lat, lon in places)
+    cut = by_cell[len(by_cell) // 2][0]
+    first, second = cut_ranges(cover, [cut])
+    in_first, in_second = by_cell[0][1], by_cell[-1][1]
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        first_id, second_id, sweep_id = repository.create_round(
+            session,
+            notice_id=notice_id,
+            round_number=2,
+            chunks=[encode_ranges(first), encode_ranges(second)],
+            cover=encode_ranges(cover),
+            lease_until=now + timedelta(minutes=5),
+        )
+    mover = register_device(api, "sweep-mover")
+    assert api.put(PATH, headers=mover, json=_body(*in_second, now)).status_code == 204
+
+    def claim(chunk_id: int) -> list[str]:
+        """What notifier.send_chunk does before it sends."""
+        with session_scope() as session:
+            chunk = repository.lock_pending_chunk(session, chunk_id)
+            assert chunk is not None
+            claims = repository.claim_recipients(
+                session,
+                notice_id=notice_id,
+                region=region,
+                ranges=decode_ranges(chunk.ranges),
+                fresh_since=now - timedelta(hours=1),
+                lease_until=now + timedelta(minutes=5),
+                daily_cap=1000,
+            )
+            chunk.status = ChunkStatus.CLAIMED
+            return [c.token for c in claims]
+
+    celery_app.send_task("notifier.send_chunk", args=[sweep_id])
+    assert claim(first_id) == []
+    later = now + timedelta(seconds=1)
+    assert api.put(PATH, headers=mover, json=_body(*in_first, later)).status_code == 204
+    wait_for_runs(worker, "notifier.send_chunk", runs=2)
+    assert _chunk_status(sweep_id) == "pending", "the sweep waits for the second chunk"
+    assert claim(second_id) == []
+
+    wait_until(lambda: _chunk_status(sweep_id) == "claimed", timeout=30, what="the sweep")
+    wait_until(lambda: sandbox.messages(), timeout=30, what="the sweep's push")
+    assert [m["message"]["token"] for m in sandbox.messages()] == ["sweep-mover"]
 
 
 def test_a_broadcast_and_previews_stay_exact_while_reports_stream_in(
