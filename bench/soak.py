@@ -14,8 +14,8 @@ sandbox. Then, for `--minutes`:
 - after a warm-up broadcast to `--warmup-devices` devices far from the centre (the workers'
   first notice loads what they load once), the soak notice is submitted and approved at
   the half;
-- at a quarter and at three quarters, one API worker process is killed with SIGKILL (uvicorn
-  starts another);
+- `--kills` times, spread evenly (at a third and two thirds for two), one API worker process
+  is killed with SIGKILL (uvicorn starts another);
 - every process's resident memory is read every 5 seconds.
 
 Afterwards it checks what the issue asks: no 5xx, wrk's p99, every device inside the area
@@ -310,7 +310,7 @@ def _schedule(
     args: argparse.Namespace,
 ) -> None:
     """The warm-up broadcast at once, the soak's broadcast at the half, and the kills spread
-    over the soak (a quarter and three quarters for two); what happened goes to `events`."""
+    evenly over the soak (at a third and two thirds for two); what happened goes to `events`."""
     try:
         issuer, operator = (admin_session(api, _bootstrap(), role) for role in ("keys", "duty"))
         agency = ok(
@@ -343,7 +343,7 @@ def _schedule(
                     **_reached(dsn, notice_id, inside),
                     "sandbox": sandbox.get("/sandbox/stats").json(),
                 }
-    except Exception as error:  # reported by main, after wrk has finished
+    except (Exception, SystemExit) as error:  # reported by main, after wrk has finished
         log(f"schedule failed: {error!r}")
         events["error"] = repr(error)
 
