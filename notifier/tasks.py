@@ -196,7 +196,6 @@ def send_chunk(chunk_id: int) -> int:
             lease_until=lease_until,
             daily_cap=get_settings().daily_alert_cap,
             test_devices_only=notice.cap_status.test_devices_only,
-            unreached_only=chunk.sweep,
         )
         chunk.status = ChunkStatus.CLAIMED
         notice_id = notice.id
