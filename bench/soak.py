@@ -75,7 +75,6 @@ OUTSIDE_M = (13_000.0, 120_000.0)  # homes outside: this far
 WARMUP_CENTRE = (53.4808, -2.2426)  # Manchester, 260 km from the soak's centre
 WARMUP_RADIUS_M = 3_000.0
 WARMUP_NOTICE_RADIUS_KM = 4.0
-SAMPLE_S = 5.0
 WITNESS_INTERVAL_S = 0.02  # the witness's pace: about 50 reports a second
 P99_GOAL_MS = 100.0
 CHECK_FAILED = 3  # the exit status when the soak ran but a check failed
@@ -139,7 +138,8 @@ class Witness:
 
 @dataclass
 class Memory:
-    """Resident memory of each role's processes (MB), every SAMPLE_S seconds."""
+    """Resident memory of each role's processes (MB), read while wrk runs (every
+    bench.ingest.SAMPLE_S seconds)."""
 
     pids: dict[str, int]
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
