@@ -491,8 +491,9 @@ class DispatchChunk(Base):
     lost task leaves a pending row for the reconciler rather than a hole. `lease_until` is
     when the queued task should have claimed it by; the reconciler queues it again after.
 
-    A round's last chunk is its sweep: it covers the whole area, waits until every other chunk
-    of the round is claimed, and then claims the devices inside that none of them reached. A
+    A round's last chunk is its sweep: it covers the whole area, is queued again by each
+    other chunk's claim, and once none of them is pending claims the devices inside that
+    none of them reached. A
     device whose report moved it from a chunk not yet claimed into one already claimed is
     in neither when each is claimed; the sweep finds it where it is then."""
 

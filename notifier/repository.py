@@ -177,6 +177,17 @@ def create_round(
     return list(rows)
 
 
+def sweep_of_round(session: Session, chunk: DispatchChunk) -> int | None:
+    """The id of the sweep of `chunk`'s round (none for rounds written before sweeps)."""
+    return session.scalar(
+        select(DispatchChunk.id).where(
+            DispatchChunk.notice_id == chunk.notice_id,
+            DispatchChunk.round == chunk.round,
+            DispatchChunk.sweep,
+        )
+    )
+
+
 def round_still_claiming(session: Session, chunk: DispatchChunk) -> bool:
     """Whether another chunk of `chunk`'s round is still pending, or being claimed by a
     transaction not yet committed (its row still reads pending)."""

@@ -37,9 +37,6 @@ from notifier.retry import QUOTA_EXCEEDED, Backoff, retry_at
 
 log = logging.getLogger(__name__)
 
-# How long a round's sweep waits before it looks again whether the other chunks are claimed.
-SWEEP_WAIT_S = 1.0
-
 
 def _target(notice: Notice) -> Region:
     return target_region(
@@ -165,9 +162,10 @@ def broadcast(notice_id: str, round_number: int = 1) -> int:
 @celery_app.task(name="notifier.send_chunk")
 def send_chunk(chunk_id: int) -> int:
     """Claim the chunk's recipients (a leased pending delivery each), mark the chunk claimed
-    in the same transaction, then send to them. A round's sweep waits (queued again every
-    SWEEP_WAIT_S) until the round's other chunks are all claimed: it then runs after their
-    claims have committed, and finds every device inside that they missed."""
+    in the same transaction, then send to them. A round's sweep does nothing while another
+    chunk of its round is pending: each chunk's claim queues the sweep once it has
+    committed, so the last one's finds them all committed and the sweep claims every device
+    inside that they missed (a lost task is queued again by the reconciler, as any chunk)."""
     now = _now()
     lease_until = now + _lease()
     with session_scope() as session:
@@ -181,11 +179,11 @@ def send_chunk(chunk_id: int) -> int:
             chunk.status = ChunkStatus.DROPPED
             return 0
         if chunk.sweep and repository.round_still_claiming(session, chunk):
-            chunk.lease_until = lease_until  # not stale: the reconciler leaves it alone
-            after_commit(
-                session, lambda: send_chunk.apply_async((chunk_id,), countdown=SWEEP_WAIT_S)
-            )
             return 0
+        if not chunk.sweep:
+            sweep_id = repository.sweep_of_round(session, chunk)
+            if sweep_id is not None:
+                after_commit(session, lambda: send_chunk.delay(sweep_id))
         chunk.finished_at = now
         claims = repository.claim_recipients(
             session,

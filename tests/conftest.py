@@ -345,10 +345,24 @@ def drain(worker: Service, *, timeout: float = 60) -> None:
     wait_until(finished, timeout=timeout, what=f"{worker.name} to finish its queued tasks")
 
 
-def wait_for_runs(worker: Service, task: str, *, runs: int, timeout: float = 60) -> None:
-    """Wait until `runs` runs of `task` that the worker received after this call have ended
-    (beat's periodic tasks: a run started after an event has seen it)."""
-    before = {task_id for _, task_id in _tasks_in(worker.run_log())[0]}
+def received_tasks(worker: Service) -> set[str]:
+    """Ids of the tasks the worker has received so far."""
+    return {task_id for _, task_id in _tasks_in(worker.run_log())[0]}
+
+
+def wait_for_runs(
+    worker: Service,
+    task: str,
+    *,
+    runs: int,
+    timeout: float = 60,
+    before: set[str] | None = None,
+) -> None:
+    """Wait until `runs` runs of `task` that the worker received after this call (or that
+    are not in `before`, from `received_tasks`) have ended (beat's periodic tasks: a run
+    started after an event has seen it)."""
+    if before is None:
+        before = received_tasks(worker)
 
     def done() -> bool:
         received, ended = _tasks_in(worker.run_log())

@@ -18,9 +18,14 @@ from geo.regions import Circle, cover_region, device_cell, target_region
 from geo.sphere import destination
 from kit.celery import celery_app
 from kit.db import get_engine, session_scope
-from kit.models import ChunkStatus
-from notifier.dispatch import decode_ranges
-from tests.conftest import Sandbox, Service, _free_port, wait_for_runs, wait_until
+from tests.conftest import (
+    Sandbox,
+    Service,
+    _free_port,
+    received_tasks,
+    wait_for_runs,
+    wait_until,
+)
 from tests.helpers import notice_body, register_device, wait_for_dispatch
 
 PATH = "/v1/devices/me/location"
@@ -302,30 +307,20 @@ def test_a_device_that_moved_between_chunks_while_they_were_claimed_is_found_by_
     mover = register_device(api, "sweep-mover")
     assert api.put(PATH, headers=mover, json=_body(*in_second, now)).status_code == 204
 
-    def claim(chunk_id: int) -> list[str]:
-        """What notifier.send_chunk does before it sends."""
-        with session_scope() as session:
-            chunk = repository.lock_pending_chunk(session, chunk_id)
-            assert chunk is not None
-            claims = repository.claim_recipients(
-                session,
-                notice_id=notice_id,
-                region=region,
-                ranges=decode_ranges(chunk.ranges),
-                fresh_since=now - timedelta(hours=1),
-                lease_until=now + timedelta(minutes=5),
-                daily_cap=1000,
-            )
-            chunk.status = ChunkStatus.CLAIMED
-            return [c.token for c in claims]
+    def claim(chunk_id: int) -> None:
+        """The chunk's task, on the worker; it queues the sweep once its claim committed."""
+        celery_app.send_task("notifier.send_chunk", args=[chunk_id])
+        wait_until(lambda: _chunk_status(chunk_id) == "claimed", timeout=30, what="a claim")
 
-    celery_app.send_task("notifier.send_chunk", args=[sweep_id])
-    assert claim(first_id) == []
+    before = received_tasks(worker)
+    claim(first_id)
     later = now + timedelta(seconds=1)
     assert api.put(PATH, headers=mover, json=_body(*in_first, later)).status_code == 204
-    wait_for_runs(worker, "notifier.send_chunk", runs=2)
+    # The first chunk's run, and the run of the sweep it queued once its claim committed.
+    wait_for_runs(worker, "notifier.send_chunk", runs=2, before=before)
     assert _chunk_status(sweep_id) == "pending", "the sweep waits for the second chunk"
-    assert claim(second_id) == []
+    assert sandbox.messages() == []
+    claim(second_id)
 
     wait_until(lambda: _chunk_status(sweep_id) == "claimed", timeout=30, what="the sweep")
     wait_until(lambda: sandbox.messages(), timeout=30, what="the sweep's push")
